@@ -1,0 +1,80 @@
+"""Exposure limit sets: the occupational limits a plant is held to, picked by name.
+
+A limit set is YAML in ``limit_sets/``. Each limit keeps its native unit (GBZ 2.1 is in mg/m³,
+OSHA/ACGIH in ppm) and is converted at compare time with the set's molar volume
+(hse-standards.md §2.3).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .quantities import QUANTITIES, conversion, mg_m3_to_ppm, normalize_unit
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LimitValue(_Model):
+    value: float = Field(gt=0)
+    unit: str
+    source: str
+
+    def in_unit(self, quantity: str, unit: str, molar_volume_l: float) -> float:
+        """This limit expressed in ``unit`` for ``quantity``."""
+        native = normalize_unit(self.unit)
+        target = normalize_unit(unit)
+        if native == "mg/m³" and target == "ppm":
+            return mg_m3_to_ppm(self.value, quantity, molar_volume_l)
+        factor, offset = conversion(native, target)
+        return self.value * factor + offset
+
+
+class SubstanceLimits(_Model):
+    """Limits for one quantity. ``ceiling`` covers MAC (China) and C (OSHA/NIOSH)."""
+
+    twa: LimitValue | None = None
+    stel: LimitValue | None = None
+    ceiling: LimitValue | None = None
+    idlh: LimitValue | None = None
+    action_level: LimitValue | None = None
+    note: str = ""
+
+
+class NoiseRegime(enum.StrEnum):
+    ISO_9612 = "iso9612"  # LEX,8h with a 3 dB exchange rate (ISO 9612, EU 2003/10/EC, GBZ 2.2)
+    OSHA = "osha"  # dose with a 5 dB exchange rate (29 CFR 1910.95)
+
+
+class NoiseLimits(_Model):
+    regime: NoiseRegime
+    criterion_db: float  # level allowed for 8 h
+    exchange_db: float
+    threshold_db: float = 0.0  # levels below are left out of the dose (OSHA: 80 dB(A), [N8])
+    action_db: float | None = None
+    upper_action_db: float | None = None
+    peak_db_c: float | None = None
+    source: str
+
+
+class LimitSet(_Model):
+    schema_version: Literal[1] = 1
+    id: str
+    name: str
+    jurisdiction: str
+    molar_volume_l: float = Field(gt=20, lt=26)
+    shift_hours: float = Field(8.0, gt=0, le=24)
+    substances: dict[str, SubstanceLimits] = Field(default_factory=dict)
+    noise: NoiseLimits | None = None
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _known(self) -> LimitSet:
+        unknown = sorted(q for q in self.substances if q not in QUANTITIES)
+        if unknown:
+            raise ValueError(f"unknown quantities {unknown}")
+        return self

@@ -70,11 +70,11 @@ def format_location(loc: Iterable[int | str]) -> str:
 def _value_at(data: Any, loc: Iterable[int | str]) -> Any:
     node = data
     for part in loc:
-        if not isinstance(node, dict | list):
-            return _MISSING
-        try:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node)
+        ):
             node = node[part]
-        except (KeyError, IndexError, TypeError):
+        else:
             return _MISSING
     return node
 

@@ -73,7 +73,7 @@ def _value_at(data: Any, loc: Iterable[int | str]) -> Any:
         if (isinstance(node, dict) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node)
         ):
-            node = node[part]
+            node = node[int(part)]
         else:
             return _MISSING
     return node

@@ -1,0 +1,224 @@
+"""The edge agent: an ``async with`` object that owns every task of one plant's agent.
+
+    async with Agent(plant, token=...) as agent:   # outbox open, pollers, pipeline, sync, status up
+        await stop_event.wait()
+    # leaving the block cancels the tasks, drains the pipeline and commits the outbox
+
+Tasks (all named, all owned by one TaskGroup): ``poll[<devices>]`` per device connection,
+``pipeline``, ``sync`` (when central is configured) and ``status`` (the local HTTP endpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any
+
+import structlog
+from pydantic import SecretStr
+
+from protocols.sync import AgentHealth, Command, DeviceHealth, PointInfo
+
+from .outbox import Outbox
+from .pipeline import Pipeline, build_channels
+from .plant import ResolvedPlant
+from .poller import ConnectionPoller
+from .records import ReadingRecord
+from .status import StatusServer
+from .sync import SyncClient
+
+__version__ = "0.1.0"
+
+log = structlog.get_logger("edge_agent")
+
+CommandHandler = Callable[[Command], Awaitable[tuple[bool, str]]]
+
+
+def _utc(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+def _date_utc(d: date | None) -> datetime | None:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC) if d else None
+
+
+class Agent:
+    def __init__(
+        self,
+        plant: ResolvedPlant,
+        *,
+        token: SecretStr | None = None,
+        command_handler: CommandHandler | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.plant = plant
+        self.config = plant.config
+        self._token = token
+        self._wall = wall_clock
+        self._command_handler = command_handler
+        self.outbox: Outbox | None = None
+        self.pipeline: Pipeline | None = None
+        self.pollers: list[ConnectionPoller] = []
+        self.sync: SyncClient | None = None
+        self.status: StatusServer | None = None
+        self.started_ts = wall_clock()
+        self._tg: asyncio.TaskGroup | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._extra_consumers: list[Callable[[list[ReadingRecord]], Awaitable[None]]] = []
+
+    def add_consumer(self, consumer: Callable[[list[ReadingRecord]], Awaitable[None]]) -> None:
+        """Register a consumer of normalized readings that runs before the outbox (rules)."""
+        self._extra_consumers.append(consumer)
+
+    async def __aenter__(self) -> Agent:
+        cfg = self.config
+        self.outbox = await Outbox.open(
+            cfg.outbox.path,
+            quota_bytes=cfg.outbox.quota_bytes,
+            live_window_s=cfg.outbox.live_window_s,
+            flush_interval_s=cfg.outbox.flush_interval_s,
+        )
+        try:
+            await self._start()
+        except BaseException:
+            await self._shutdown()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        cfg = self.config
+        assert self.outbox is not None
+        channels = build_channels(self.plant, cfg.quality)
+        self.pipeline = Pipeline(channels, [*self._extra_consumers, self.outbox.add_readings])
+        self.pollers = [
+            ConnectionPoller(c.url, c.devices, self.pipeline.submit)
+            for c in self.plant.connections()
+        ]
+        if cfg.central.url and self._token is not None:
+            self.sync = SyncClient(
+                self.outbox,
+                central_url=cfg.central.url,
+                token=self._token.get_secret_value(),
+                agent_id=cfg.agent_id,
+                plant_id=cfg.plant_id,
+                on_command=self._on_command,
+                health=self.health,
+                points=self.point_infos,
+                batch_size=cfg.central.batch_size,
+                heartbeat_s=cfg.central.heartbeat_s,
+                timeout_s=cfg.central.timeout_s,
+            )
+        if cfg.status.enabled:
+            self.status = StatusServer(self, host=cfg.status.host, port=cfg.status.port)
+            await self.status.start()
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        self._spawn(self.pipeline.run(), "pipeline")
+        for poller in self.pollers:
+            self._spawn(poller.run(), f"poll[{poller.url}]")
+        if self.sync is not None:
+            self._spawn(self.sync.run(), "sync")
+        log.info(
+            "agent started",
+            plant=cfg.plant_id,
+            agent=cfg.agent_id,
+            connections=len(self.pollers),
+            points=len(channels),
+            status_port=self.status.port if self.status else None,
+        )
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        assert self._tg is not None
+        self._tasks.append(self._tg.create_task(coro, name=name))
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tg is not None:
+            with contextlib.suppress(BaseExceptionGroup, asyncio.CancelledError):
+                await self._tg.__aexit__(None, None, None)
+            self._tg = None
+        self._tasks.clear()
+        if self.pipeline is not None and self.outbox is not None:
+            await self.pipeline.drain()
+        if self.status is not None:
+            await self.status.stop()
+        if self.outbox is not None:
+            await self.outbox.close()
+        log.info("agent stopped", plant=self.config.plant_id)
+
+    async def _on_command(self, command: Command) -> tuple[bool, str]:
+        if self._command_handler is None:
+            return False, f"this agent does not handle {command.kind.value} commands"
+        return await self._command_handler(command)
+
+    def point_infos(self) -> list[PointInfo]:
+        infos = []
+        for point_id, device, point in self.plant.points():
+            entry = device.entry
+            limits = {}
+            if point.alarms is not None:
+                factor, offset = point.to_canonical
+                for name in ("hh", "h", "l", "ll"):
+                    limit = getattr(point.alarms, name)
+                    if limit is not None:
+                        limits[name] = limit.value * factor + offset
+            low, high = (None, None)
+            if point.range is not None:
+                factor, offset = point.to_canonical
+                low, high = (point.range[0] * factor + offset, point.range[1] * factor + offset)
+            infos.append(
+                PointInfo(
+                    point=point_id,
+                    device=device.id,
+                    area=entry.area,
+                    zone=entry.zone,
+                    name=point.name,
+                    quantity=point.quantity,
+                    unit=point.canonical_unit,
+                    profile=device.profile.id,
+                    range_low=low,
+                    range_high=high,
+                    device_serial=entry.serial,
+                    calibration_due=_date_utc(entry.calibration_due),
+                    limits=limits,
+                )
+            )
+        return infos
+
+    def health(self) -> AgentHealth:
+        devices = [
+            DeviceHealth(
+                device=s.device,
+                connected=s.connected,
+                last_error=s.last_error,
+                last_ok_ts=_utc(s.last_ok_ts),
+            )
+            for poller in self.pollers
+            for s in poller.statistics()
+        ]
+        stats = self.outbox.statistics() if self.outbox is not None else None
+        sync_stats = self.sync.statistics() if self.sync is not None else None
+        return AgentHealth(
+            ts=datetime.fromtimestamp(self._wall(), UTC),
+            version=__version__,
+            devices=devices,
+            backlog_records=stats.backlog_records if stats else 0,
+            oldest_unsent_ts=_utc(stats.oldest_unsent_ts) if stats else None,
+            outbox_bytes=stats.bytes_used if stats else 0,
+            quota_bytes=stats.quota_bytes if stats else 0,
+            gaps_total=stats.gaps_total if stats else 0,
+            clock_offset_s=sync_stats.clock_offset_s if sync_stats else None,
+        )

@@ -1,0 +1,186 @@
+"""``hse-edge``: run the agent, check its config, show its status, probe a device."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from device_profiles import Catalog, ProfileError
+
+from .config import ConfigError, load_config
+from .logs import configure_logging
+from .plant import ResolvedPlant, resolve_plant
+
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 3
+
+
+def _load(path: str) -> ResolvedPlant:
+    config = load_config(path)
+    return resolve_plant(config, file=path)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    plant = _load(args.config)
+    n_points = len(plant.points())
+    print(
+        f"{args.config}: OK: plant {plant.config.plant_id}, {len(plant.devices)} device(s), "
+        f"{n_points} point(s), {len(plant.plcs)} PLC(s), limit set {plant.limit_set.id}"
+    )
+    return 0
+
+
+async def _run(plant: ResolvedPlant) -> None:
+    from .agent import Agent
+
+    token = None
+    if plant.config.central.url:
+        base = Path(plant.config.outbox.path).parent
+        token = plant.config.central.resolve_token(base, os.environ)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Agent(plant, token=token):
+        await stop.wait()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plant = _load(args.config)
+    configure_logging(args.log_level)
+    try:
+        asyncio.run(_run(plant))
+    except LookupError as exc:  # a token that cannot be found
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    url = args.url.rstrip("/") + "/status"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as resp:  # noqa: S310  (a local http URL)
+            status = json.load(resp)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"cannot reach the agent's status endpoint at {url}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"plant {status['plant_id']}  agent {status['agent_id']}")
+    print(f"{'device':<20} {'state':<6} {'interval':>8} {'polls':>8} {'overruns':>8}  last error")
+    for d in status["devices"]:
+        state = "up" if d["connected"] else "DOWN"
+        print(
+            f"{d['device']:<20} {state:<6} {d['poll_interval_s']:>7}s {d['polls']:>8} {d['overruns']:>8}  "
+            f"{d['last_error'] or ''}"
+        )
+    outbox = status.get("outbox") or {}
+    sync = status.get("sync") or {}
+    print(
+        f"outbox: {outbox.get('backlog_records', '?')} record(s) waiting, {outbox.get('bytes_used', '?')} bytes used"
+    )
+    print(
+        f"sync: last success {sync.get('last_success_ts') or 'never'}, state {sync.get('state', 'off')}"
+    )
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .probe import ProbeError, format_table, probe
+
+    catalog = Catalog(args.profiles_dir)
+    try:
+        rows = asyncio.run(
+            probe(
+                args.url,
+                args.profile,
+                unit_id=args.unit_id,
+                timeout_s=args.timeout,
+                wait_s=args.wait,
+                catalog=catalog,
+            )
+        )
+    except ProbeError as exc:
+        print(f"probe failed: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "url": args.url,
+                    "profile": args.profile,
+                    "points": [dataclasses.asdict(r) for r in rows],
+                },
+                default=str,
+            )
+        )
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hse-edge", description="HSE edge agent: one per plant.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the agent until SIGTERM/SIGINT")
+    run.add_argument("--config", required=True, help="plant config YAML")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a plant config, its profiles and rules")
+    check.add_argument("config", help="plant config YAML")
+    check.set_defaults(func=cmd_check_config)
+
+    status = sub.add_parser("status", help="show a running agent's devices, outbox and sync")
+    status.add_argument(
+        "--url", default="http://127.0.0.1:8710", help="the agent's status endpoint"
+    )
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+    status.add_argument("--timeout", type=float, default=5.0)
+    status.set_defaults(func=cmd_status)
+
+    probe = sub.add_parser(
+        "probe", help="read a device once through a profile and print every point"
+    )
+    probe.add_argument("url", help="device URL, e.g. modbus+tcp://10.0.0.5:502")
+    probe.add_argument("--profile", required=True, help="profile id (see `hse-sim profiles`)")
+    probe.add_argument(
+        "--unit-id", type=int, default=None, help="Modbus unit id (default: the profile's)"
+    )
+    probe.add_argument(
+        "--timeout", type=float, default=2.0, help="connect and read timeout, seconds"
+    )
+    probe.add_argument(
+        "--wait", type=float, default=5.0, help="streaming devices: how long to wait for messages"
+    )
+    probe.add_argument("--profiles-dir", action="append", default=[], help="extra profile folder")
+    probe.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    probe.set_defaults(func=cmd_probe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (ConfigError, ProfileError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyError as exc:  # an unknown profile id in probe
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_CONFIG
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

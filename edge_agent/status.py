@@ -1,0 +1,135 @@
+"""The agent's local status endpoint: ``/healthz``, ``/metrics`` (Prometheus text), ``/status`` (JSON).
+
+Bound to 127.0.0.1 by default: it is for the field engineer on the gateway (``hse-edge status``)
+and for a local Prometheus. Other routes (alarm actions) are added by the rules engine with
+``add_route``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .httpserver import Handler, HttpServer, Request, Response
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+
+def _asdict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return obj
+
+
+class AgentCollector(Collector):
+    """Turns the agent's ``statistics()`` snapshots into Prometheus metrics at scrape time."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def collect(self) -> Iterator[Any]:
+        agent = self.agent
+        up = GaugeMetricFamily(
+            "hse_edge_device_up", "1 if the device answered its last poll", labels=["device"]
+        )
+        polls = CounterMetricFamily("hse_edge_device_polls", "Polls made", labels=["device"])
+        overruns = CounterMetricFamily(
+            "hse_edge_device_overruns", "Poll ticks skipped", labels=["device"]
+        )
+        bad = CounterMetricFamily(
+            "hse_edge_device_bad_samples", "Samples of bad quality", labels=["device"]
+        )
+        for poller in agent.pollers:
+            for s in poller.statistics():
+                up.add_metric([s.device], 1.0 if s.connected else 0.0)
+                polls.add_metric([s.device], s.polls)
+                overruns.add_metric([s.device], s.overruns)
+                bad.add_metric([s.device], s.bad_samples)
+        yield from (up, polls, overruns, bad)
+        if agent.pipeline is not None:
+            p = agent.pipeline.statistics()
+            yield GaugeMetricFamily(
+                "hse_edge_pipeline_queue_depth", "Sample batches queued", value=p.queue_depth
+            )
+            yield CounterMetricFamily(
+                "hse_edge_readings", "Readings normalized", value=p.readings_out
+            )
+        if agent.outbox is not None:
+            o = agent.outbox.statistics()
+            yield GaugeMetricFamily(
+                "hse_edge_outbox_backlog_records", "Records not yet acked", value=o.backlog_records
+            )
+            yield GaugeMetricFamily(
+                "hse_edge_outbox_bytes", "Outbox bytes used", value=o.bytes_used
+            )
+            yield GaugeMetricFamily(
+                "hse_edge_outbox_quota_bytes", "Outbox quota", value=o.quota_bytes
+            )
+            yield CounterMetricFamily(
+                "hse_edge_outbox_gaps", "Gap records written", value=o.gaps_total
+            )
+        if agent.sync is not None:
+            s = agent.sync.statistics()
+            yield CounterMetricFamily(
+                "hse_edge_sync_batches", "Batches acknowledged", value=s.batches_sent
+            )
+            yield CounterMetricFamily(
+                "hse_edge_sync_failures", "Failed sync attempts", value=s.failures
+            )
+
+
+class StatusServer:
+    def __init__(self, agent: Agent, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.agent = agent
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(AgentCollector(agent))
+        routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/healthz"): self._healthz,
+            ("GET", "/metrics"): self._metrics,
+            ("GET", "/status"): self._status,
+        }
+        self.http = HttpServer(routes, host=host, port=port)
+
+    @property
+    def port(self) -> int:
+        return self.http.port
+
+    def add_route(self, method: str, path: str, handler: Handler) -> None:
+        self.http.routes[(method, path)] = handler
+
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def stop(self) -> None:
+        await self.http.stop()
+
+    async def _healthz(self, _: Request) -> Response:
+        ok = self.agent.outbox is not None
+        return Response.json({"status": "ok" if ok else "starting"}, 200 if ok else 503)
+
+    async def _metrics(self, _: Request) -> Response:
+        return Response(
+            200, generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    async def _status(self, _: Request) -> Response:
+        return Response.json(self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        agent = self.agent
+        cfg = agent.config
+        return {
+            "plant_id": cfg.plant_id,
+            "agent_id": cfg.agent_id,
+            "started_ts": agent.started_ts,
+            "devices": [_asdict(s) for p in agent.pollers for s in p.statistics()],
+            "pipeline": _asdict(agent.pipeline.statistics()) if agent.pipeline else None,
+            "outbox": _asdict(agent.outbox.statistics()) if agent.outbox else None,
+            "sync": _asdict(agent.sync.statistics()) if agent.sync else None,
+        }

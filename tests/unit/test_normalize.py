@@ -51,7 +51,8 @@ def test_good_value_is_converted_to_the_canonical_unit() -> None:
         Quality.GOOD,
         None,
     )
-    assert r.point == "p1/d1/p" and r.quantity == "pressure"
+    assert r.point == "p1/d1/p"
+    assert r.quantity == "pressure"
 
 
 def test_bad_sample_stays_bad_without_a_value() -> None:

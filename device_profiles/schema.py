@@ -394,8 +394,10 @@ class DeviceEntry(_Model):
     @model_validator(mode="after")
     def _timeout_fits(self) -> DeviceEntry:
         if self.timeout_s >= self.poll_interval_s:
-            raise ValueError(
+            raise FieldValueError.at(
+                ("timeout_s",),
+                self.timeout_s,
                 f"device {self.id!r}: timeout_s={self.timeout_s} must be shorter than its "
-                f"poll_interval_s={self.poll_interval_s}"
+                f"poll_interval_s={self.poll_interval_s}",
             )
         return self

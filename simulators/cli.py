@@ -65,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="scenario id from the catalogue, a scenario YAML file, or 'none' "
         "(default: the plant's simulation.scenario)",
     )
-    run.add_argument("--seed", type=int, help="signal seed (default: the plant's simulation.seed)")
+    run.add_argument(
+        "--seed",
+        type=int,
+        help="signal seed (default: the plant's simulation.seed, else the scenario's seed)",
+    )
     run.add_argument(
         "--bind", metavar="HOST", help="listen on HOST instead of the host in each device URL"
     )
@@ -162,7 +166,8 @@ def _check_one(path: Path, catalog: Catalog) -> str:
         count = len(plant.devices) + len(plant.plcs)
         scenario = _scenario(plant.simulation.scenario, catalog)
         if scenario is not None:
-            check_scenario(scenario, build_devices(plant, profiles, seed=plant.simulation.seed))
+            seed = _seed(None, plant.simulation.seed, scenario)
+            check_scenario(scenario, build_devices(plant, profiles, seed=seed))
         return (
             f"plant {plant.plant_id} ({count} devices on {len(plan.servers)} endpoints, "
             f"scenario {scenario.id if scenario else 'none'})"
@@ -186,6 +191,14 @@ def _scenario(choice: str | None, catalog: Catalog) -> Scenario | None:
         raise ScenarioError(str(exc.args[0])) from None
 
 
+def _seed(cli: int | None, plant: int | None, scenario: Scenario | None) -> int:
+    """--seed, else the plant's simulation.seed, else the scenario's seed, else 0."""
+    for seed in (cli, plant, scenario.seed if scenario is not None else None):
+        if seed is not None:
+            return seed
+    return 0
+
+
 def _run(args: argparse.Namespace, catalog: Catalog, factory: ServerFactory, out: TextIO) -> int:
     plant, profiles = load_plant(args.plant, catalog)
     serial_map = {}
@@ -200,7 +213,7 @@ def _run(args: argparse.Namespace, catalog: Catalog, factory: ServerFactory, out
     scenario = _scenario(
         args.scenario if args.scenario is not None else plant.simulation.scenario, catalog
     )
-    seed = args.seed if args.seed is not None else plant.simulation.seed
+    seed = _seed(args.seed, plant.simulation.seed, scenario)
     devices = build_devices(plant, profiles, seed=seed)
     _print_plan(plan, devices, scenario, seed, out)
     if args.dry_run:

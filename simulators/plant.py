@@ -21,6 +21,7 @@ that does not fit; :class:`SimulationError` when a server cannot be built, start
 from __future__ import annotations
 
 import asyncio
+import difflib
 import enum
 import importlib
 from collections.abc import Callable, Mapping, Sequence
@@ -67,7 +68,7 @@ class SimulationError(RuntimeError):
 class SimulationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = 0
+    seed: int | None = None  # None: the scenario's seed, else 0
     scenario: str | None = None
 
 
@@ -275,7 +276,8 @@ def plan_servers(
             groups.setdefault(endpoint, []).append(entry.id)
     if problems:
         raise ProfileError(file, problems)
-    servers = tuple(ServerPlan(ep, tuple(ids)) for ep, ids in sorted(groups.items()))
+    ordered = sorted(groups.items(), key=lambda item: (item[0].kind, str(item[0])))
+    servers = tuple(ServerPlan(ep, tuple(ids)) for ep, ids in ordered)
     return PlantPlan(plant.plant_id, servers)
 
 
@@ -292,11 +294,13 @@ def load_plant(
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ProfileError(path, [FieldProblem("", data, "expected a mapping at the top level")])
+    problems = _misspelt_keys(data)
     try:
         plant = SimPlant.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(path, problems_from(exc, data)) from exc
-    problems: list[FieldProblem] = []
+        raise ProfileError(path, problems + problems_from(exc, data)) from exc
+    if not plant.devices and not plant.plcs:
+        problems.append(FieldProblem("devices", data.get("devices", []), "no devices to simulate"))
     profiles: dict[str, DeviceProfile] = {}
     first_use: dict[str, str] = {}
     for section, i, entry in plant.entries():
@@ -349,6 +353,22 @@ def load_plant(
     if problems:
         raise ProfileError(path, problems)
     return plant, profiles
+
+
+_SIM_KEYS = ("plant_id", "limit_set", "devices", "plcs", "simulation")
+
+
+def _misspelt_keys(data: dict[str, Any]) -> list[FieldProblem]:
+    # Other top-level keys belong to the edge agent and are not ours to refuse, but one that
+    # is a near miss of ours ("devcies") would silently leave the plant without its devices.
+    problems = []
+    for key in data:
+        if key in _SIM_KEYS or not isinstance(key, str):
+            continue
+        near = difflib.get_close_matches(key, _SIM_KEYS, n=1, cutoff=0.8)
+        if near and near[0] not in data:
+            problems.append(FieldProblem(key, data[key], f"unknown key; did you mean {near[0]!r}?"))
+    return problems
 
 
 def build_devices(

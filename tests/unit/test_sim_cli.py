@@ -134,6 +134,21 @@ def test_run_refuses_a_bad_plant_naming_file_field_and_value(
     assert f"{plant}: devices[5].unit_id = 300" in capsys.readouterr().err
 
 
+def test_seed_comes_from_the_option_the_plant_or_the_scenario(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = yaml.safe_load(SITE.read_text(encoding="utf-8"))
+    assert main(["run", str(SITE), "--dry-run"]) == 0
+    assert f"seed {data['simulation']['seed']}" in capsys.readouterr().out
+    del data["simulation"]["seed"]
+    plant = tmp_path / "site.yaml"
+    plant.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["run", str(plant), "--dry-run"]) == 0
+    assert f"seed {Catalog().scenario('dust-episode').seed}\n" in capsys.readouterr().out
+    assert main(["run", str(plant), "--dry-run", "--scenario", "none"]) == 0
+    assert "scenario none, seed 0" in capsys.readouterr().out
+
+
 def test_run_serves_plays_and_stops_after_duration(capsys: pytest.CaptureFixture[str]) -> None:
     factory = FakeFactory()
     assert main(["run", str(SITE), "--duration", "0.2"], server_factory=factory) == 0

@@ -313,23 +313,30 @@ LOAD_ERRORS = [
     ),
     (
         "unknown limit set",
-        {"devices": [], "limit_set": "cn-gbz-2099"},
+        {"devices": [_dev("a", "gd-h2s-mb", MB)], "limit_set": "cn-gbz-2099"},
         "limit_set",
         "'cn-gbz-2099'",
     ),
     (
         "unknown scenario",
-        {"devices": [], "simulation": {"scenario": "h2s-leek"}},
+        {"devices": [_dev("a", "gd-h2s-mb", MB)], "simulation": {"scenario": "h2s-leek"}},
         "simulation.scenario",
         "'h2s-leek'",
     ),
     (
         "misspelt simulation key",
-        {"devices": [], "simulation": {"sead": 3}},
+        {"devices": [_dev("a", "gd-h2s-mb", MB)], "simulation": {"sead": 3}},
         "simulation.sead",
         "3",
     ),
     ("device list of the wrong type", {"devices": {"a": 1}}, "devices", "{'a': 1}"),
+    (
+        "misspelt devices key",
+        {"devcies": [_dev("a", "gd-h2s-mb", MB)]},
+        "devcies",
+        "did you mean 'devices'",
+    ),
+    ("nothing to simulate", {"devices": [], "agent_id": "x"}, "devices", "no devices to simulate"),
 ]
 
 

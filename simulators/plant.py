@@ -204,6 +204,15 @@ def _serving_keys(entry: DeviceEntry, profile: DeviceProfile) -> list[tuple[Any,
     return keys
 
 
+def _bound_address(endpoint: Endpoint) -> tuple[str, str] | None:
+    """The socket or serial line a server for ``endpoint`` takes; None for brokers and port 0."""
+    if endpoint.serial_port is not None:
+        return ("serial", endpoint.serial_port)
+    if endpoint.broker_url is not None or endpoint.port == 0:
+        return None
+    return ("tcp", f"{endpoint.host}:{endpoint.port}")
+
+
 def plan_servers(
     plant: SimPlant,
     profiles: Mapping[str, DeviceProfile],
@@ -221,7 +230,7 @@ def plan_servers(
     problems: list[FieldProblem] = []
     groups: dict[Endpoint, list[str]] = {}
     owners: dict[tuple[Any, ...], str] = {}  # (endpoint, key...) -> device id
-    kinds_on_port: dict[tuple[str, int], ServerKind] = {}
+    claimed: dict[tuple[str, str], Endpoint] = {}  # a port or serial line serves one endpoint
     for section, i, entry in plant.entries():
         where = f"{section}[{i}]"
         profile = profiles[entry.profile]
@@ -239,15 +248,12 @@ def plan_servers(
                 )
             )
             continue
-        if endpoint.serial_port is None and endpoint.broker_url is None:
-            other = kinds_on_port.setdefault((endpoint.host, endpoint.port), endpoint.kind)
-            if other is not endpoint.kind and endpoint.port != 0:
+        bound = _bound_address(endpoint)
+        if bound is not None:
+            other = claimed.setdefault(bound, endpoint)
+            if other != endpoint:
                 problems.append(
-                    FieldProblem(
-                        f"{where}.url",
-                        entry.url,
-                        f"{endpoint.host}:{endpoint.port} is already a {other} endpoint",
-                    )
+                    FieldProblem(f"{where}.url", entry.url, f"{bound[1]} is already {other}")
                 )
                 continue
         clash = False

@@ -206,7 +206,25 @@ PLAN_ERRORS = [
         "two kinds of server on one port",
         [_dev("a", "gd-h2s-mb", MB), _dev("b", "gv-vib-ua", "opc.tcp://127.0.0.1:15020")],
         "devices[1].url",
-        "'opc.tcp://127.0.0.1:15020'",
+        "127.0.0.1:15020 is already modbus+tcp://127.0.0.1:15020",
+    ),
+    (
+        "two Modbus framers on one port",
+        [
+            _dev("a", "gd-h2s-mb", MB, unit_id=1),
+            _dev("b", "gd-co-mb", "modbus+rtu-tcp://127.0.0.1:15020", unit_id=2),
+        ],
+        "devices[1].url",
+        "127.0.0.1:15020 is already modbus+tcp://127.0.0.1:15020",
+    ),
+    (
+        "one serial line at two baud rates",
+        [
+            _dev("a", "gd-h2s-mb", "modbus+rtu:///dev/ttyS1", unit_id=1),
+            _dev("b", "gd-co-mb", "modbus+rtu:///dev/ttyS1?baudrate=9600", unit_id=2),
+        ],
+        "devices[1].url",
+        "/dev/ttyS1 is already modbus rtu /dev/ttyS1 @ 19200 baud",
     ),
     (
         "profile and scheme disagree",

@@ -132,9 +132,12 @@ class Endpoint:
             return f"mqtt publisher -> {self.broker_url}"
         if self.serial_port is not None:
             return f"{self.kind} rtu {self.serial_port} @ {self.baudrate} baud"
-        scheme = {"opcua": "opc.tcp", "mqtt": "mqtt"}.get(self.kind, f"modbus+{self.framer}")
-        if self.kind is ServerKind.PLC:
-            scheme = f"plc modbus+{self.framer}"
+        if self.kind is ServerKind.OPCUA:
+            scheme = "opc.tcp"
+        else:
+            scheme = "modbus+tcp" if self.framer == "tcp" else "modbus+rtu-tcp"
+            if self.kind is ServerKind.PLC:
+                scheme = f"plc {scheme}"
         return f"{scheme}://{self.host}:{self.port}"
 
 

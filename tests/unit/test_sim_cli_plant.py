@@ -173,6 +173,8 @@ def test_demo_plan_groups_devices_by_endpoint(tmp_path: Path) -> None:
     rtu_tcp = next(s for s in plan.servers if s.endpoint.port == 15021)
     assert rtu_tcp.endpoint.framer == "rtu"
     assert rtu_tcp.endpoint.serial_port is None
+    assert str(rtu_tcp.endpoint) == "modbus+rtu-tcp://127.0.0.1:15021"
+    assert str(modbus.endpoint) == "modbus+tcp://127.0.0.1:15020"
     mqtt = next(s for s in plan.servers if s.endpoint.kind is ServerKind.MQTT)
     assert mqtt.endpoint.broker_url == "mqtt://127.0.0.1:1883"
 

@@ -12,7 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .quantities import QUANTITIES, conversion, mg_m3_to_ppm, normalize_unit
+from .field_errors import FieldValueError, RelativeProblem
+from .quantities import (
+    QUANTITIES,
+    UnitError,
+    conversion,
+    mg_m3_to_ppm,
+    normalize_unit,
+    ppm_to_mg_m3,
+)
 
 
 class _Model(BaseModel):
@@ -20,9 +28,25 @@ class _Model(BaseModel):
 
 
 class LimitValue(_Model):
+    """One limit in its native unit, with the source key of hse-standards.md (``[G14]``).
+
+    ``unverified`` marks a value the reference could not confirm (its class U); ``note`` then
+    says why it is carried. Consumers may refuse to enforce unverified values.
+    """
+
     value: float = Field(gt=0)
     unit: str
-    source: str
+    source: str = Field(min_length=1)
+    unverified: bool = False
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _unverified_explained(self) -> LimitValue:
+        if self.unverified and not self.note:
+            raise FieldValueError.at(
+                ("note",), self.note, "an unverified value needs a note saying why it is carried"
+            )
+        return self
 
     def in_unit(self, quantity: str, unit: str, molar_volume_l: float) -> float:
         """This limit expressed in ``unit`` for ``quantity``."""
@@ -30,6 +54,8 @@ class LimitValue(_Model):
         target = normalize_unit(unit)
         if native == "mg/m³" and target == "ppm":
             return mg_m3_to_ppm(self.value, quantity, molar_volume_l)
+        if native == "ppm" and target == "mg/m³":
+            return ppm_to_mg_m3(self.value, quantity, molar_volume_l)
         factor, offset = conversion(native, target)
         return self.value * factor + offset
 
@@ -57,8 +83,11 @@ class NoiseLimits(_Model):
     threshold_db: float = 0.0  # levels below are left out of the dose (OSHA: 80 dB(A), [N8])
     action_db: float | None = None
     upper_action_db: float | None = None
-    peak_db_c: float | None = None
+    peak_db_c: float | None = None  # the peak limit
+    action_peak_db_c: float | None = None  # peak at the (lower) action value, e.g. EU 135 dB(C)
+    upper_action_peak_db_c: float | None = None  # peak at the upper action value, EU 137 dB(C)
     source: str
+    note: str = ""
 
 
 class LimitSet(_Model):
@@ -76,5 +105,31 @@ class LimitSet(_Model):
     def _known(self) -> LimitSet:
         unknown = sorted(q for q in self.substances if q not in QUANTITIES)
         if unknown:
-            raise ValueError(f"unknown quantities {unknown}")
+            raise FieldValueError(
+                [
+                    RelativeProblem(
+                        ("substances", q), q, f"unknown quantity; known: {', '.join(QUANTITIES)}"
+                    )
+                    for q in unknown
+                ]
+            )
+        problems = []
+        for q, limits in self.substances.items():
+            canonical = QUANTITIES[q].unit
+            for kind in ("twa", "stel", "ceiling", "idlh", "action_level"):
+                limit: LimitValue | None = getattr(limits, kind)
+                if limit is None:
+                    continue
+                try:
+                    limit.in_unit(q, canonical, self.molar_volume_l)
+                except UnitError:
+                    problems.append(
+                        RelativeProblem(
+                            ("substances", q, kind, "unit"),
+                            limit.unit,
+                            f"cannot be converted to {q}'s canonical unit {canonical!r}",
+                        )
+                    )
+        if problems:
+            raise FieldValueError(problems)
         return self

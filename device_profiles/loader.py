@@ -6,7 +6,7 @@ value, e.g. ``gd-h2s.yaml: points[0].modbus.type = 'float33': unknown Modbus dat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .field_errors import MISSING, FieldValueError
 from .limits import LimitSet
 from .schema import DeviceProfile
 from .signals import Scenario
@@ -44,7 +45,7 @@ class FieldProblem:
         )
 
 
-_MISSING: Any = object()
+_MISSING: Any = MISSING
 
 
 class ProfileError(ValueError):
@@ -70,10 +71,12 @@ def format_location(loc: Iterable[int | str]) -> str:
 def _value_at(data: Any, loc: Iterable[int | str]) -> Any:
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node)
-        ):
-            node = node[int(part)]
+        if isinstance(node, dict):
+            if part not in node:
+                return _MISSING
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
         else:
             return _MISSING
     return node
@@ -94,10 +97,22 @@ def _data_path(data: Any, loc: tuple[int | str, ...], missing: bool) -> list[int
     return path
 
 
-def problems_from(exc: ValidationError, data: Any) -> list[FieldProblem]:
-    """Turn pydantic's errors into (path, value, message)."""
+def problems_from(
+    exc: ValidationError, data: Any, prefix: tuple[int | str, ...] = ()
+) -> list[FieldProblem]:
+    """Turn pydantic's errors into (path, value, message).
+
+    ``prefix`` is where ``data`` sits in the file, when only part of a file was validated.
+    """
     out = []
     for err in exc.errors(include_url=False):
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, FieldValueError):
+            base = _data_path(data, tuple(err["loc"]), False)
+            for rel in cause.problems:
+                loc = [*prefix, *base, *rel.path]
+                out.append(FieldProblem(format_location(loc), rel.value, rel.message))
+            continue
         missing = err["type"] == "missing"
         loc = _data_path(data, tuple(err["loc"]), missing)
         value = _MISSING if missing else _value_at(data, loc)
@@ -106,7 +121,7 @@ def problems_from(exc: ValidationError, data: Any) -> list[FieldProblem]:
             message = "required field is missing"
         elif err["type"] == "extra_forbidden":
             message = "unknown field"
-        out.append(FieldProblem(format_location(loc), value, message))
+        out.append(FieldProblem(format_location([*prefix, *loc]), value, message))
     return out
 
 
@@ -121,9 +136,15 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "an unknown place"
+        # PyYAML's own text names "<unicode string>"; the problem and its context say enough.
+        what = " ".join(
+            str(part)
+            for part in (getattr(exc, "context", None), getattr(exc, "problem", None))
+            if part
+        )
         raise ProfileError(
-            path, [FieldProblem("", _MISSING, f"YAML syntax error at {where}: {exc}")]
+            path, [FieldProblem("", _MISSING, f"YAML syntax error at {where}: {what or exc}")]
         ) from exc
 
 
@@ -137,22 +158,76 @@ def validate_file(model: type[M], path: Path, data: Any | None = None) -> M:
         raise ProfileError(path, problems_from(exc, data)) from exc
 
 
+def _id_matches_file(path: Path, ident: str) -> None:
+    # The catalogue finds files by name; an id that differs would be found under another name.
+    if ident != path.stem:
+        raise ProfileError(
+            path, [FieldProblem("id", ident, f"must match the file name {path.stem!r}")]
+        )
+
+
 def load_profile(path: Path | str) -> DeviceProfile:
     path = Path(path)
     profile = validate_file(DeviceProfile, path)
-    if profile.id != path.stem:
-        raise ProfileError(
-            path, [FieldProblem("id", profile.id, f"must match the file name {path.stem!r}")]
-        )
+    _id_matches_file(path, profile.id)
     return profile
 
 
 def load_limit_set(path: Path | str) -> LimitSet:
-    return validate_file(LimitSet, Path(path))
+    path = Path(path)
+    limit_set = validate_file(LimitSet, path)
+    _id_matches_file(path, limit_set.id)
+    return limit_set
 
 
 def load_scenario(path: Path | str) -> Scenario:
-    return validate_file(Scenario, Path(path))
+    path = Path(path)
+    scenario = validate_file(Scenario, path)
+    _id_matches_file(path, scenario.id)
+    return scenario
+
+
+DataFile = DeviceProfile | LimitSet | Scenario
+
+_LOADERS: dict[str, Callable[[Path], DataFile]] = {
+    "profile": load_profile,
+    "limit_set": load_limit_set,
+    "scenario": load_scenario,
+}
+_FOLDER_KINDS = {"profiles": "profile", "limit_sets": "limit_set", "scenarios": "scenario"}
+
+
+def detect_kind(path: Path | str, data: Any = None) -> str | None:
+    """'profile', 'limit_set' or 'scenario' for a data file, by its folder or else its keys."""
+    path = Path(path)
+    if path.parent.name in _FOLDER_KINDS:
+        return _FOLDER_KINDS[path.parent.name]
+    if isinstance(data, dict):
+        if "points" in data:
+            return "profile"
+        if "molar_volume_l" in data or "substances" in data:
+            return "limit_set"
+        if "steps" in data:
+            return "scenario"
+    return None
+
+
+def load_any(path: Path | str) -> DataFile:
+    """Load a profile, limit set or scenario, whichever the file is; ``ProfileError`` if neither."""
+    path = Path(path)
+    kind = detect_kind(path, read_yaml(path))
+    if kind is None:
+        raise ProfileError(
+            path,
+            [
+                FieldProblem(
+                    "",
+                    _MISSING,
+                    "not a profile ('points'), limit set ('molar_volume_l') or scenario ('steps')",
+                )
+            ],
+        )
+    return _LOADERS[kind](path)
 
 
 class Catalog:

@@ -39,10 +39,15 @@ QUANTITIES: dict[str, Quantity] = {
         Quantity("dust.tsp", "µg/m³", "total suspended particulate"),
         Quantity("dust.total", "mg/m³", "total dust (workplace)"),
         Quantity("dust.respirable", "mg/m³", "respirable dust (workplace)"),
+        Quantity("dust.respirable_silica", "mg/m³", "respirable crystalline silica (workplace)"),
         Quantity("vibration.velocity_rms", "mm/s", "broadband vibration velocity, RMS"),
         Quantity("temperature", "°C", "temperature"),
         Quantity("humidity", "%RH", "relative humidity"),
         Quantity("status", "1", "device status word or flag"),
+        Quantity("runtime", "h", "operating hours counter"),
+        Quantity(
+            "info", "", "device information as text (serial number, firmware), not a measurement"
+        ),
     ]
 }
 
@@ -59,6 +64,8 @@ _FACTORS: dict[tuple[str, str], float] = {
     ("mg/m³", "µg/m³"): 1e3,
     ("µg/m³", "mg/m³"): 1e-3,
     ("in/s", "mm/s"): 25.4,
+    ("s", "h"): 1 / 3600,
+    ("min", "h"): 1 / 60,
     ("°F", "°C"): 5 / 9,  # offset handled in convert()
 }
 

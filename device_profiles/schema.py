@@ -21,10 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-from protocols.modbus.points import DataType, Table, WordOrder
+from protocols.errors import ConfigError
+from protocols.modbus.points import DataType, ModbusPoint, Table, WordOrder
 from protocols.mqtt.points import PayloadFormat
 from protocols.opcua.points import DeadbandType
 
+from .field_errors import MISSING, FieldValueError, Location, RelativeProblem
 from .quantities import QUANTITIES, UnitError, conversion
 from .signals import SignalSpec
 
@@ -63,6 +65,33 @@ class ModbusAddress(_Model):
     def _known_type(cls, value: str) -> str:
         DataType.parse(value)  # raises with the list of known types
         return value.lower()
+
+    @model_validator(mode="after")
+    def _decodable(self) -> ModbusAddress:
+        # The driver's own point spec checks table/type/bit/length; run it at load time so a
+        # profile that could never be read fails when it is written, not when a plant polls it.
+        try:
+            ModbusPoint(
+                key="address",
+                table=self.table,
+                address=self.address,
+                dtype=DataType.parse(self.type),
+                bit=self.bit,
+                length=self.length,
+                scale=self.scale,
+                offset=self.offset,
+            )
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("Modbus point 'address': ")) from exc
+        return self
+
+    @property
+    def width(self) -> int:
+        """Registers (or bits, in a bit table) the value occupies; a register bit counts as 1."""
+        dtype = DataType.parse(self.type)
+        if self.table.is_bit_table or self.bit is not None:
+            return 1
+        return self.length if dtype is DataType.STRING else dtype.registers
 
 
 class OpcUaAddress(_Model):
@@ -141,17 +170,25 @@ class AlarmDefaults(_Model):
 
     @model_validator(mode="after")
     def _ladder(self) -> AlarmDefaults:
-        ladder = [(n, getattr(self, n)) for n in ("ll", "l", "h", "hh")]
-        present = [(n, lim.value) for n, lim in ladder if lim is not None]
+        present = self.ladder()
         for (n1, v1), (n2, v2) in itertools.pairwise(present):
             if v1 >= v2:
-                raise ValueError(f"limit {n1}={v1} must be below {n2}={v2}")
+                raise FieldValueError.at(
+                    (n2, "value"), v2, f"limit {n2} must be above {n1}={v1} (order LL < L < H < HH)"
+                )
         for (n1, v1), (n2, v2) in itertools.pairwise(present):
             if self.deadband and self.deadband >= v2 - v1:
-                raise ValueError(
-                    f"deadband {self.deadband} is not smaller than the gap between {n1}={v1} and {n2}={v2}"
+                raise FieldValueError.at(
+                    ("deadband",),
+                    self.deadband,
+                    f"deadband must be smaller than the gap between {n1}={v1} and {n2}={v2}",
                 )
         return self
+
+    def ladder(self) -> list[tuple[str, float]]:
+        """The limits that are set, as (name, value) from LL up to HH."""
+        named = [(n, getattr(self, n)) for n in ("ll", "l", "h", "hh")]
+        return [(n, lim.value) for n, lim in named if lim is not None]
 
 
 class PointProfile(_Model):
@@ -180,17 +217,52 @@ class PointProfile(_Model):
         try:
             conversion(self.unit, QUANTITIES[self.quantity].unit)
         except UnitError as exc:
-            raise ValueError(
-                f"unit {self.unit!r} cannot be converted to {self.quantity}'s canonical unit "
-                f"{QUANTITIES[self.quantity].unit!r}"
+            raise FieldValueError.at(
+                ("unit",),
+                self.unit,
+                f"cannot be converted to {self.quantity}'s canonical unit "
+                f"{QUANTITIES[self.quantity].unit!r}",
             ) from exc
         if self.range is not None and self.range[0] >= self.range[1]:
-            raise ValueError(f"range {list(self.range)} must be [low, high] with low < high")
-        if self.loop is not None and self.range is None:
-            raise ValueError(
-                "a current-loop point needs 'range' (engineering values at 4 and 20 mA)"
+            raise FieldValueError.at(
+                ("range",), list(self.range), "must be [low, high] with low < high"
             )
+        if self.loop is not None and self.range is None:
+            raise FieldValueError.at(
+                ("range",),
+                MISSING,
+                "a current-loop point needs 'range' (engineering values at 4 and 20 mA)",
+            )
+        self._limits_in_range()
         return self
+
+    def canonical_range(self) -> tuple[float, float] | None:
+        """The measuring range in the quantity's canonical unit (alarm limits are in it)."""
+        if self.range is None:
+            return None
+        factor, offset = conversion(self.unit, QUANTITIES[self.quantity].unit)
+        ends = sorted(v * factor + offset for v in self.range)
+        return ends[0], ends[1]
+
+    def _limits_in_range(self) -> None:
+        # A limit outside the measuring range can never be reached: the alarm would never fire.
+        rng = self.canonical_range()
+        if rng is None or self.alarms is None:
+            return
+        lo, hi = rng
+        tolerance = 1e-9 * max(abs(lo), abs(hi), 1.0)
+        problems = [
+            RelativeProblem(
+                ("alarms", name, "value"),
+                value,
+                f"limit lies outside the measuring range [{lo:g}, {hi:g}] "
+                f"{QUANTITIES[self.quantity].unit}",
+            )
+            for name, value in self.alarms.ladder()
+            if not lo - tolerance <= value <= hi + tolerance
+        ]
+        if problems:
+            raise FieldValueError(problems)
 
 
 class ModbusDefaults(_Model):
@@ -215,14 +287,30 @@ class DeviceProfile(_Model):
 
     @model_validator(mode="after")
     def _addresses(self) -> DeviceProfile:
-        ids = [p.id for p in self.points]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"duplicate point ids: {dupes}")
+        problems: list[RelativeProblem] = []
+        seen: dict[str, int] = {}
+        for i, p in enumerate(self.points):
+            if p.id in seen:
+                problems.append(
+                    RelativeProblem(
+                        ("points", i, "id"), p.id, f"duplicate point id (also points[{seen[p.id]}])"
+                    )
+                )
+            seen.setdefault(p.id, i)
         attr = self.protocol.value
-        missing = [p.id for p in self.points if getattr(p, attr) is None]
-        if missing:
-            raise ValueError(f"points without a {attr} address for a {attr} profile: {missing}")
+        problems += [
+            RelativeProblem(
+                ("points", i, attr),
+                MISSING,
+                f"point {p.id!r} has no {attr} address, which a {attr} profile needs",
+            )
+            for i, p in enumerate(self.points)
+            if getattr(p, attr) is None
+        ]
+        if not problems:
+            problems += _clashes(self)
+        if problems:
+            raise FieldValueError(problems)
         return self
 
     def point(self, point_id: str) -> PointProfile:
@@ -232,6 +320,45 @@ class DeviceProfile(_Model):
         raise KeyError(
             f"profile {self.id!r} has no point {point_id!r}; points: {[p.id for p in self.points]}"
         )
+
+
+def _clashes(profile: DeviceProfile) -> list[RelativeProblem]:
+    """Points that would read the same place: overlapping registers, a node id or topic field twice."""
+    problems: list[RelativeProblem] = []
+    taken: dict[tuple[object, ...], int] = {}
+    for i, p in enumerate(profile.points):
+        keys: list[tuple[object, ...]]
+        if profile.protocol is Protocol.MODBUS:
+            a = p.modbus
+            assert a is not None
+            if a.bit is not None:  # a register bit may share its register with the word itself
+                keys = [("bit", a.table, a.address, a.bit)]
+                path: Location = ("points", i, "modbus", "bit")
+            else:
+                keys = [("word", a.table, r) for r in range(a.address, a.address + a.width)]
+                path = ("points", i, "modbus", "address")
+            value: object = a.bit if a.bit is not None else a.address
+        elif profile.protocol is Protocol.OPCUA:
+            assert p.opcua is not None
+            keys, path, value = (
+                [("node", p.opcua.node_id)],
+                ("points", i, "opcua", "node_id"),
+                p.opcua.node_id,
+            )
+        else:
+            assert p.mqtt is not None
+            keys = [("topic", p.mqtt.topic, p.mqtt.field)]
+            path, value = ("points", i, "mqtt", "field"), p.mqtt.field
+        clash = next((taken[k] for k in keys if k in taken), None)
+        if clash is not None:
+            problems.append(
+                RelativeProblem(
+                    path, value, f"point {p.id!r} overlaps point {profile.points[clash].id!r}"
+                )
+            )
+        for k in keys:
+            taken.setdefault(k, i)
+    return problems
 
 
 class PointOverride(_Model):
@@ -267,8 +394,10 @@ class DeviceEntry(_Model):
     @model_validator(mode="after")
     def _timeout_fits(self) -> DeviceEntry:
         if self.timeout_s >= self.poll_interval_s:
-            raise ValueError(
+            raise FieldValueError.at(
+                ("timeout_s",),
+                self.timeout_s,
                 f"device {self.id!r}: timeout_s={self.timeout_s} must be shorter than its "
-                f"poll_interval_s={self.poll_interval_s}"
+                f"poll_interval_s={self.poll_interval_s}",
             )
         return self

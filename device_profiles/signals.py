@@ -7,9 +7,12 @@ a given seed.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import itertools
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from .field_errors import FieldValueError
 
 
 class _Model(BaseModel):
@@ -140,6 +143,21 @@ class DeviceStep(_Model):
     action: Literal["offline", "online"]
 
 
+def _step_kind(step: Any) -> str:
+    # A step with `action` is a device step; any other is a signal step. Choosing the shape
+    # first means a typo is reported once, against the shape the author meant.
+    # (The tags must not be field names: the loader walks error locations through the data.)
+    if isinstance(step, dict):
+        return "device-step" if "action" in step else "signal-step"
+    return "device-step" if isinstance(step, DeviceStep) else "signal-step"
+
+
+ScenarioStep = Annotated[
+    Annotated[SignalStep, Tag("signal-step")] | Annotated[DeviceStep, Tag("device-step")],
+    Discriminator(_step_kind),
+]
+
+
 class Scenario(_Model):
     """A scripted sequence of signal changes, e.g. a leak followed by a stuck sensor."""
 
@@ -147,11 +165,15 @@ class Scenario(_Model):
     id: str
     description: str = ""
     seed: int = 0
-    steps: list[SignalStep | DeviceStep] = Field(default_factory=list)
+    steps: list[ScenarioStep] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ordered(self) -> Scenario:
-        times = [s.at_s for s in self.steps]
-        if times != sorted(times):
-            raise ValueError("steps must be in order of at_s")
+        for i, (before, step) in enumerate(itertools.pairwise(self.steps), start=1):
+            if step.at_s < before.at_s:
+                raise FieldValueError.at(
+                    ("steps", i, "at_s"),
+                    step.at_s,
+                    f"steps must be in order of at_s; steps[{i - 1}] is at {before.at_s:g}",
+                )
         return self

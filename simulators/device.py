@@ -116,6 +116,17 @@ class SimDevice:
     def set_online(self, online: bool) -> None:
         self.online = online
 
+    def text_value(self, point_id: str) -> str:
+        """What a text point (a Modbus ``string``, e.g. the serial number) reports.
+
+        The device entry's ``serial`` if the plant gives one, else a stable made-up serial
+        ``SIM`` + hex digits derived from the seed and device id, cut to the register space.
+        """
+        pp = self.points[point_id].profile_point
+        text = self.entry.serial or f"SIM{stream_id(self.seed, self.entry.id, 'serial'):016X}"
+        width = 2 * pp.modbus.length if pp.modbus is not None and pp.modbus.length else len(text)
+        return text[:width]
+
 
 def _scale_offset(point: PointProfile) -> tuple[float, float]:
     for addr in (point.modbus, point.opcua, point.mqtt):

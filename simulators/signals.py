@@ -28,6 +28,7 @@ from device_profiles.signals import (
 )
 
 NOISE_STEP_S = 0.1  # noise changes ten times a second
+_MAX_EXPONENT = 700.0  # math.exp(710) overflows a float
 _MASK = (1 << 64) - 1
 # NAMUR NE 43 failure currents used by the loop_fault model (hse-standards.md §8.2 [Q7]).
 NE43_FAIL_LOW_MA = 3.5
@@ -146,7 +147,10 @@ class GrowthSignal:
     noise: _Noise
 
     def value(self, t: float) -> float:
-        return self.start * math.exp(self.rate_per_s * (t - self.t0)) + self.noise.at(t)
+        # Left running long enough, exp() overflows; long before that the device's measuring
+        # range has clamped the value, so capping the exponent changes nothing it reports.
+        exponent = min(self.rate_per_s * (t - self.t0), _MAX_EXPONENT)
+        return self.start * math.exp(exponent) + self.noise.at(t)
 
 
 @dataclass(frozen=True)

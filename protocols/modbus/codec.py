@@ -19,9 +19,11 @@ what came off the wire, :class:`EncodeError` (a ``ConfigError``) for a value tha
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from protocols.errors import ConfigError, DecodeError
 from protocols.types import Value
@@ -29,8 +31,11 @@ from protocols.types import Value
 from .points import DataType, ModbusPoint, WordOrder
 
 __all__ = [
+    "BlockDecoder",
     "EncodeError",
     "NotFiniteError",
+    "block_bytes",
+    "block_decoder_for",
     "decode",
     "decoder_for",
     "encode",
@@ -75,32 +80,33 @@ def type_range(dtype: DataType) -> tuple[float, float] | None:
     return None
 
 
-def _permute(data: bytes, order: WordOrder) -> bytes:
-    """Map between ``ABCD`` byte order and ``order``; the permutation is its own inverse."""
-    if order is WordOrder.ABCD:
-        return data
-    if order is WordOrder.DCBA:
-        return data[::-1]
-    if order is WordOrder.BADC:
-        swapped = bytearray(len(data))
-        swapped[0::2] = data[1::2]
-        swapped[1::2] = data[0::2]
-        return bytes(swapped)
-    # CDAB: reverse the words, keep the bytes inside each word.
-    return b"".join(data[i : i + 2] for i in range(len(data) - 2, -1, -2))
+# Word orders as struct formats: "<" reads each register's two bytes the other way round (the
+# BA of BADC), reversing the register list reverses the words (the CDAB of CDAB).
+_BYTES_SWAPPED = {WordOrder.BADC, WordOrder.DCBA}
+_WORDS_REVERSED = {WordOrder.CDAB, WordOrder.DCBA}
+
+
+@functools.lru_cache(maxsize=512)
+def _words(
+    count: int, order: WordOrder
+) -> tuple[Callable[..., bytes], Callable[[bytes], tuple[int, ...]], bool]:
+    fmt = struct.Struct(("<" if order in _BYTES_SWAPPED else ">") + f"{count}H")
+    return fmt.pack, fmt.unpack, order in _WORDS_REVERSED
 
 
 def to_wire_bytes(registers: Sequence[int], order: WordOrder) -> bytes:
-    """The bytes of ``registers`` rearranged into ``ABCD`` (most significant byte first)."""
-    return _permute(struct.pack(f">{len(registers)}H", *registers), order)
+    """The bytes of ``registers`` (as sent in ``order``) rearranged into ``ABCD`` order."""
+    pack, _, reverse = _words(len(registers), order)
+    return pack(*(registers[::-1] if reverse else registers))
 
 
 def from_wire_bytes(data: bytes, order: WordOrder) -> list[int]:
     """Registers that carry ``data`` (given in ``ABCD`` order) in the word order ``order``."""
     if len(data) % 2:
         raise ValueError(f"{len(data)} bytes do not fill whole 16-bit registers")
-    wire = _permute(data, order)
-    return list(struct.unpack(f">{len(wire) // 2}H", wire))
+    _, unpack, reverse = _words(len(data) // 2, order)
+    registers = list(unpack(data))
+    return registers[::-1] if reverse else registers
 
 
 def _where(point: ModbusPoint) -> str:
@@ -133,13 +139,13 @@ def decoder_for(point: ModbusPoint) -> Callable[[Sequence[int] | Sequence[bool]]
 
         return decode_string
     unpack = struct.Struct(">" + dtype.struct_code).unpack
-    pack = struct.Struct(f">{dtype.registers}H").pack
+    pack, _, reverse = _words(dtype.registers, order)
     is_float = dtype in _FLOAT_MAX
     scale, offset = point.scale, point.offset
     plain = scale == 1.0 and offset == 0.0
 
     def decode_number(words: Sequence[int] | Sequence[bool]) -> Value:
-        raw = unpack(_permute(pack(*words), order))[0]
+        raw = unpack(pack(*(words[::-1] if reverse else words)))[0]
         if is_float and not math.isfinite(raw):
             kind = "nan" if math.isnan(raw) else "inf"
             raise NotFiniteError(f"{_where(point)}: value is {raw}", reason=f"modbus.value.{kind}")
@@ -148,6 +154,62 @@ def decoder_for(point: ModbusPoint) -> Callable[[Sequence[int] | Sequence[bool]]
         return raw * scale + offset  # type: ignore[no-any-return]
 
     return decode_number
+
+
+BlockDecoder = Callable[[Sequence[Any], bytes, bytes, int], Value]
+"""``(items, big, little, offset) -> value``: one point out of a whole block read (see below)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _block_packers(count: int) -> tuple[Callable[..., bytes], Callable[..., bytes]]:
+    return struct.Struct(f">{count}H").pack, struct.Struct(f"<{count}H").pack
+
+
+def block_bytes(registers: Sequence[int]) -> tuple[bytes, bytes]:
+    """A block's registers as bytes, each register big-endian and each little-endian.
+
+    Every word order is then one ``struct.unpack_from`` away: ``ABCD`` is the big-endian bytes
+    read big-endian, ``DCBA`` the same bytes read little-endian, ``BADC`` the little-endian
+    bytes read big-endian and ``CDAB`` the little-endian bytes read little-endian.
+    """
+    big, little = _block_packers(len(registers))
+    return big(*registers), little(*registers)
+
+
+def block_decoder_for(point: ModbusPoint) -> BlockDecoder:
+    """Like :func:`decoder_for`, but reading the point in place from a whole block.
+
+    The function takes the block's items (registers or bools), the two byte forms of its
+    registers from :func:`block_bytes` (ignored for bit tables) and the point's offset in the
+    block, so decoding a value costs one ``unpack_from`` instead of repacking its registers.
+    """
+    width = point.width
+    if point.table.is_bit_table:
+        return lambda items, big, little, i: bool(items[i])
+    if point.bit is not None:
+        mask = 1 << point.bit
+        return lambda items, big, little, i: bool(items[i] & mask)
+    if point.dtype is DataType.STRING:
+        from_words = decoder_for(point)
+        return lambda items, big, little, i: from_words(items[i : i + width])
+    order = point.order
+    read_little_bytes = order in (WordOrder.BADC, WordOrder.CDAB)
+    endian = "<" if order in _WORDS_REVERSED else ">"
+    unpack_from = struct.Struct(endian + point.dtype.struct_code).unpack_from
+    is_float = point.dtype in _FLOAT_MAX
+    scale, offset = point.scale, point.offset
+    plain = scale == 1.0 and offset == 0.0
+
+    def decode_in_block(items: Sequence[Any], big: bytes, little: bytes, i: int) -> Value:
+        raw = unpack_from(little if read_little_bytes else big, 2 * i)[0]
+        if is_float and not math.isfinite(raw):
+            kind = "nan" if math.isnan(raw) else "inf"
+            raise NotFiniteError(f"{_where(point)}: value is {raw}", reason=f"modbus.value.{kind}")
+        if plain:
+            return raw  # type: ignore[no-any-return]
+        return raw * scale + offset  # type: ignore[no-any-return]
+
+    return decode_in_block
 
 
 def decode(point: ModbusPoint, words: Sequence[int] | Sequence[bool]) -> Value:

@@ -39,13 +39,13 @@ from protocols.errors import (
     ProtocolError,
     WriteError,
 )
-from protocols.stats import RateMeter
 from protocols.types import DriverStatistics, Quality, Sample, Value
 
 from .backoff import ReconnectSchedule
-from .codec import encode
+from .codec import block_bytes, encode
 from .connection import ModbusConnection
 from .endpoint import Endpoint, parse_url
+from .health import ConnectionHealth
 from .planner import (
     MAX_READ_BITS,
     MAX_READ_REGISTERS,
@@ -54,6 +54,8 @@ from .planner import (
     RefusedSpan,
     normalize_forbidden,
     plan_reads,
+    replan,
+    split_block,
 )
 from .points import ModbusPoint, Table
 
@@ -111,18 +113,10 @@ class ModbusDriver:
         self._log = structlog.get_logger("protocols.modbus").bind(device=self.url)
         self._refused: set[RefusedSpan] = set()
         self._replans: dict[int, tuple[ReadPlan, ReadPlan]] = {}
-        self._available: bool | None = None  # None until the first poll says either way
+        self._health = ConnectionHealth(self._log)
         self._ever_connected = False
         self._closed = False
         self._timeouts_in_row = 0
-        self._requests = RateMeter()
-        self._values = RateMeter()
-        self._errors = 0
-        self._timeouts = 0
-        self._reconnects = 0
-        self._exceptions = 0
-        self._last_error: str | None = None
-        self._last_error_ts: float | None = None
 
     @classmethod
     def from_url(
@@ -194,14 +188,14 @@ class ModbusDriver:
             await self._conn.connect()
         except ConnectError as exc:
             delay = self._schedule.failed()
-            self._error(exc, "connect")
-            self._set_available(
+            self._health.error(exc, "connect")
+            self._health.set_available(
                 False, reason="connect_failed", error=str(exc), retry_in_s=round(delay, 3)
             )
             raise
         self._schedule.succeeded()
         if self._ever_connected:
-            self._reconnects += 1
+            self._health.reconnects += 1
         self._ever_connected = True
         self._timeouts_in_row = 0
 
@@ -228,26 +222,26 @@ class ModbusDriver:
     async def _read_block(self, plan: ReadPlan, block: Block, samples: list[Sample | None]) -> str:
         """Read one block (splitting it when refused); ``answered``/``timeout``/``disconnected``."""
         points = plan.points
-        self._requests.add()
+        self._health.requests.add()
         try:
             data = await self._conn.read(block.table, block.unit_id, block.start, block.count)
         except DeviceTimeout as exc:
-            self._timeouts += 1
+            self._health.timeouts += 1
             self._timeouts_in_row += 1
-            self._error(exc, "timeout")
+            self._health.error(exc, "timeout")
             self._fill(samples, points, block.members, "modbus.timeout")
             return "timeout"
         except ConnectError as exc:
-            self._error(exc, "disconnected")
+            self._health.error(exc, "disconnected")
             self._fill(samples, points, block.members, "modbus.disconnected")
             self._drop(str(exc))
             return "disconnected"
         except DeviceError as exc:
             self._timeouts_in_row = 0
-            self._exceptions += 1
-            self._error(exc, "exception")
+            self._health.exceptions += 1
+            self._health.error(exc, "exception")
             code = exc.code or 0
-            halves = _split(block, points) if code in _SPLIT_CODES else None
+            halves = split_block(block, points) if code in _SPLIT_CODES else None
             if code in _SPLIT_CODES:
                 self._remember_refused(block)
             if not halves:
@@ -262,32 +256,32 @@ class ModbusDriver:
             return "answered"
         except DecodeError as exc:
             self._timeouts_in_row = 0
-            self._error(exc, "protocol")
+            self._health.error(exc, "protocol")
             self._fill(samples, points, block.members, "modbus.protocol")
             return "answered"
         self._timeouts_in_row = 0
-        self._values.add(block.count)
+        self._health.values.add(block.count)
         now = time.time()
-        decoders = plan.decoders
+        decoders, widths = plan.decoders, plan.widths
+        big, little = (b"", b"") if block.table.is_bit_table else block_bytes(data)
         for member, offset in zip(block.members, block.offsets, strict=True):
-            point = points[member]
-            words = data[offset : offset + point.width]
+            words = data[offset : offset + widths[member]]
             try:
-                value = decoders[member](words)
+                value = decoders[member](data, big, little, offset)
             except DecodeError as exc:
                 reason = getattr(exc, "reason", "modbus.decode")
                 samples[member] = Sample(
-                    point.key, None, Quality.BAD, now, reason=reason, raw=words
+                    points[member].key, None, Quality.BAD, now, reason=reason, raw=words
                 )
                 continue
-            samples[member] = Sample(point.key, value, Quality.GOOD, now, raw=words)
+            samples[member] = Sample(points[member].key, value, Quality.GOOD, now, raw=words)
         return "answered"
 
     def _after_poll(self, answered: bool, *, attempted: bool) -> None:
         if answered:
-            self._set_available(True)
+            self._health.set_available(True)
         elif attempted:
-            self._set_available(False, reason="no_answer")
+            self._health.set_available(False, reason="no_answer")
         if (
             not self.endpoint.is_serial
             and self._timeouts_in_row >= _TIMEOUTS_BEFORE_RECONNECT
@@ -299,7 +293,7 @@ class ModbusDriver:
     def _drop(self, why: str) -> None:
         self._conn.close()
         self._timeouts_in_row = 0
-        self._set_available(False, reason="disconnected", error=why)
+        self._health.set_available(False, reason="disconnected", error=why)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -319,14 +313,16 @@ class ModbusDriver:
             )
         encoded = encode(point, value)
         async with self._conn.lock:
+            if self._closed:
+                raise ConnectError(f"{self.url}: the driver is closed; connect() it again first")
             if not self._conn.connected:
                 await self._open()
-            self._requests.add()
+            self._health.requests.add()
             try:
                 if point.table is Table.COIL:
                     await self._conn.write_coil(point.unit_id, point.address, bool(encoded))
                 elif point.bit is not None:
-                    self._requests.add()
+                    self._health.requests.add()
                     current = (
                         await self._conn.read(Table.HOLDING, point.unit_id, point.address, 1)
                     )[0]
@@ -337,40 +333,29 @@ class ModbusDriver:
                     assert isinstance(encoded, list)
                     await self._conn.write_registers(point.unit_id, point.address, encoded)
             except DeviceError as exc:
-                self._error(exc, "write")
+                self._health.error(exc, "write")
                 raise WriteError(
                     f"{self.url}: device refused writing {value!r} to point {point.key!r} "
                     f"({point.table.value} {point.address}): exception {exc.code}",
                     retriable=exc.retriable,
                 ) from exc
             except ConnectError as exc:
-                self._error(exc, "write")
+                self._health.error(exc, "write")
                 self._drop(str(exc))
                 raise
+            except DeviceTimeout as exc:
+                self._health.timeouts += 1
+                self._health.error(exc, "write")
+                raise
             except ProtocolError as exc:
-                self._error(exc, "write")
+                self._health.error(exc, "write")
                 raise
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
     def statistics(self) -> DriverStatistics:
-        return DriverStatistics(
-            url=self.url,
-            connected=self._conn.connected,
-            requests=self._requests.total,
-            values=self._values.total,
-            errors=self._errors,
-            timeouts=self._timeouts,
-            reconnects=self._reconnects,
-            requests_per_s=self._requests.rate(),
-            values_per_s=self._values.rate(),
-            last_error=self._last_error,
-            last_error_ts=self._last_error_ts,
-            extra={
-                "exceptions": self._exceptions,
-                "refused_spans": len(self._refused),
-                "available": self._available,
-            },
+        return self._health.snapshot(
+            self.url, connected=self._conn.connected, refused_spans=len(self._refused)
         )
 
     @property
@@ -385,15 +370,7 @@ class ModbusDriver:
         kept = self._replans.get(id(plan))
         if kept is not None and kept[0] is plan and kept[1].refused == self._refused:
             return kept[1]
-        replanned = plan_reads(
-            plan.points,
-            max_block_registers=plan.max_block_registers,
-            max_block_bits=plan.max_block_bits,
-            max_gap=plan.max_gap,
-            max_gap_bits=plan.max_gap_bits,
-            forbidden_ranges=plan.forbidden_ranges,
-            refused=frozenset(self._refused),
-        )
+        replanned = replan(plan, frozenset(self._refused))
         if len(self._replans) >= _REPLANS_KEPT:
             self._replans.clear()
         self._replans[id(plan)] = (plan, replanned)
@@ -424,51 +401,6 @@ class ModbusDriver:
                 samples[m] = Sample(
                     points[m].key, None, Quality.BAD, now, reason=reason, status_code=code
                 )
-
-    def _error(self, exc: ProtocolError, kind: str) -> None:
-        self._errors += 1
-        self._last_error = f"{kind}: {exc}"
-        self._last_error_ts = time.time()
-
-    def _set_available(self, available: bool, **details: Any) -> None:
-        if self._available is available:
-            return
-        was = self._available
-        self._available = available
-        if available and was is False:
-            self._log.info("back", reconnects=self._reconnects)
-        elif not available:
-            self._log.warning("unavailable", **details)
-
-
-def _span_of(point: ModbusPoint) -> tuple[int, int]:
-    return point.address, point.address + point.width - 1
-
-
-def _split(block: Block, points: Sequence[ModbusPoint]) -> list[Block] | None:
-    """Two blocks with half the point spans each, or None when the block is one span."""
-    spans = sorted({_span_of(points[m]) for m in block.members})
-    if len(spans) < 2:
-        return None
-    first_half = set(spans[: len(spans) // 2])
-    halves = []
-    for members in (
-        [m for m in block.members if _span_of(points[m]) in first_half],
-        [m for m in block.members if _span_of(points[m]) not in first_half],
-    ):
-        first = min(points[m].address for m in members)
-        last = max(points[m].address + points[m].width - 1 for m in members)
-        halves.append(
-            Block(
-                unit_id=block.unit_id,
-                table=block.table,
-                start=first,
-                count=last - first + 1,
-                members=tuple(members),
-                offsets=tuple(points[m].address - first for m in members),
-            )
-        )
-    return halves
 
 
 def _checked_int(name: str, value: object, lo: int, hi: int) -> int:

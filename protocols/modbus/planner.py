@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from protocols.errors import ConfigError
-from protocols.types import Value
 
-from .codec import decoder_for
+from .codec import BlockDecoder, block_decoder_for
 from .points import ModbusPoint, Table
 
 __all__ = [
@@ -44,6 +42,8 @@ __all__ = [
     "ReadPlan",
     "RefusedSpan",
     "plan_reads",
+    "replan",
+    "split_block",
 ]
 
 MAX_READ_REGISTERS = 125  # Modbus Application Protocol V1.1b3 §6.3/§6.4: 1..125 registers a read
@@ -92,9 +92,8 @@ class ReadPlan:
     max_gap_bits: int = 160
     forbidden_ranges: tuple[ForbiddenRange, ...] = ()
     refused: frozenset[RefusedSpan] = frozenset()
-    decoders: tuple[Callable[[Sequence[Any]], Value], ...] = field(
-        default=(), compare=False, repr=False
-    )
+    decoders: tuple[BlockDecoder, ...] = field(default=(), compare=False, repr=False)
+    widths: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def requests(self) -> int:
@@ -191,8 +190,49 @@ def plan_reads(
         max_gap_bits=gap_bits,
         forbidden_ranges=forbidden,
         refused=frozenset(refused),
-        decoders=tuple(decoder_for(p) for p in points),
+        decoders=tuple(block_decoder_for(p) for p in points),
+        widths=tuple(p.width for p in points),
     )
+
+
+def replan(plan: ReadPlan, refused: Collection[RefusedSpan]) -> ReadPlan:
+    """``plan``'s points planned again with the same limits and a new set of refused spans."""
+    return plan_reads(
+        plan.points,
+        max_block_registers=plan.max_block_registers,
+        max_block_bits=plan.max_block_bits,
+        max_gap=plan.max_gap,
+        max_gap_bits=plan.max_gap_bits,
+        forbidden_ranges=plan.forbidden_ranges,
+        refused=refused,
+    )
+
+
+def split_block(block: Block, points: Sequence[ModbusPoint]) -> list[Block] | None:
+    """``block`` as two blocks with half its distinct point spans each (for a device that
+    refused it), or None when all its points share one span and it cannot be split."""
+    spans = sorted({_span(points[m]) for m in block.members})
+    if len(spans) < 2:
+        return None
+    first_half = set(spans[: len(spans) // 2])
+    halves = []
+    for members in (
+        [m for m in block.members if _span(points[m]) in first_half],
+        [m for m in block.members if _span(points[m]) not in first_half],
+    ):
+        first = min(points[m].address for m in members)
+        last = max(_span(points[m])[1] for m in members)
+        halves.append(
+            Block(
+                unit_id=block.unit_id,
+                table=block.table,
+                start=first,
+                count=last - first + 1,
+                members=tuple(members),
+                offsets=tuple(points[m].address - first for m in members),
+            )
+        )
+    return halves
 
 
 def _span(p: ModbusPoint) -> tuple[int, int]:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+import struct
+from collections.abc import Callable
 from typing import Protocol
 
 from device_profiles.resolve import driver_spec
-from protocols.modbus import DataType, ModbusPoint, Table, encode
+from protocols.modbus import DataType, ModbusPoint, Table, WordOrder, encode
 from protocols.modbus.codec import type_range
 from protocols.modbus.planner import MAX_READ_BITS, MAX_READ_REGISTERS
 from simulators.device import SimDevice
@@ -40,6 +42,7 @@ __all__ = [
     "NoAnswer",
     "ProfileUnit",
     "raw_registers",
+    "wire_encoder",
 ]
 
 # Modbus Application Protocol V1.1b3 §7: exception codes.
@@ -71,26 +74,43 @@ class ModbusUnit(Protocol):
         """Store ``values`` at ``address``; None or an exception code. May raise ``NoAnswer``."""
 
 
-def raw_registers(spec: ModbusPoint, raw: float) -> list[int] | bool:
-    """A wire value (before scaling) as the registers (or bit) ``spec`` puts on the wire.
+def wire_encoder(spec: ModbusPoint) -> Callable[[float], list[int] | bool]:
+    """A function from a wire value (before scaling) to the registers (or bit) ``spec`` sends.
 
-    Integers are rounded and clamped to their type, floats clamped to their range, strings are
-    the number's text: a simulator must always answer something, never fail on a signal value.
+    Integers are rounded and clamped to their type, floats clamped to their range, a non-finite
+    value sent as 0, strings are the number's text: a simulator must always answer something.
+    Built once per point: the server calls it for every point of every read.
     """
-    unscaled = dataclasses.replace(spec, scale=1.0, offset=0.0)
     if spec.table.is_bit_table or spec.bit is not None or spec.dtype is DataType.BOOL:
-        return bool(raw >= 0.5)
+        return lambda raw: bool(raw >= 0.5)
+    unscaled = dataclasses.replace(spec, scale=1.0, offset=0.0)
     if spec.dtype is DataType.STRING:
-        text = f"{raw:g}"[: 2 * spec.length]
-        return encode(unscaled, text)
+        width = 2 * spec.length
+        return lambda raw: encode(unscaled, f"{raw:g}"[:width])
     limits = type_range(spec.dtype)
     assert limits is not None
     lo, hi = limits
-    value: float | int = raw if math.isfinite(raw) else 0.0
-    value = min(max(value, lo), hi)
-    if spec.dtype is not DataType.FLOAT32 and spec.dtype is not DataType.FLOAT64:
-        value = int(min(max(round(value), lo), hi))
-    return encode(unscaled, value)
+    # Pack big-endian, then read the bytes back as the order's registers (see codec).
+    fmt = ">" + spec.dtype.struct_code
+    if spec.order in (WordOrder.BADC, WordOrder.DCBA):
+        fmt = "<" + spec.dtype.struct_code  # the little-endian value, read big-endian per word
+    pack = struct.Struct(fmt).pack
+    words = struct.Struct(f">{spec.dtype.registers}H").unpack
+    reverse = spec.order in (WordOrder.CDAB, WordOrder.BADC)
+    is_float = spec.dtype in (DataType.FLOAT32, DataType.FLOAT64)
+
+    def to_registers(raw: float) -> list[int] | bool:
+        value: float = raw if math.isfinite(raw) else 0.0
+        value = lo if value < lo else hi if value > hi else value
+        registers = list(words(pack(value if is_float else round(value))))
+        return registers[::-1] if reverse else registers
+
+    return to_registers
+
+
+def raw_registers(spec: ModbusPoint, raw: float) -> list[int] | bool:
+    """``wire_encoder(spec)(raw)``: one wire value of ``spec`` as registers (or a bit)."""
+    return wire_encoder(spec)(raw)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,6 +119,7 @@ class _Placed:
     last: int
     spec: ModbusPoint
     point_id: str
+    to_registers: Callable[[float], list[int] | bool]
 
 
 class ProfileUnit:
@@ -120,7 +141,9 @@ class ProfileUnit:
         for point in profile.points:
             spec = driver_spec(profile, point, device.entry)
             assert isinstance(spec, ModbusPoint)
-            placed = _Placed(spec.address, spec.address + spec.width - 1, spec, point.id)
+            placed = _Placed(
+                spec.address, spec.address + spec.width - 1, spec, point.id, wire_encoder(spec)
+            )
             self._tables[spec.table].append(placed)
         for placed_list in self._tables.values():
             placed_list.sort(key=lambda p: p.first)
@@ -129,16 +152,18 @@ class ProfileUnit:
             t: max((p.last - p.first + 1 for p in ps), default=1) for t, ps in self._tables.items()
         }
         self._written: dict[Table, dict[int, int | bool]] = {Table.COIL: {}, Table.HOLDING: {}}
+        self._extents = {
+            t: (ps[0].first, max(p.last for p in ps)) if ps else None
+            for t, ps in self._tables.items()
+        }
 
     @property
     def unit_id(self) -> int:
         return self._unit_id
 
     def extent(self, table: Table) -> tuple[int, int] | None:
-        placed = self._tables[table]
-        if not placed:
-            return None
-        return placed[0].first, max(p.last for p in placed)
+        """The first and last address of ``table`` the unit's points occupy (None: no points)."""
+        return self._extents[table]
 
     def _check(self, table: Table, address: int, count: int) -> int | None:
         if not self.device.online:
@@ -170,16 +195,21 @@ class ProfileUnit:
         lo_i = bisect.bisect_left(starts, address - self._widest[table] + 1)
         hi_i = bisect.bisect_right(starts, last)
         out: list[int] = [0] * count
+        device = self.device
+        t = device.now()  # one instant for the whole answer
         for p in placed[lo_i:hi_i]:
             if p.last < address:
                 continue
-            wire = raw_registers(p.spec, self.device.wire_value(p.point_id))
+            wire = p.to_registers(device.wire_value(p.point_id, t))
             if isinstance(wire, bool):
                 if p.spec.bit is not None:
                     if wire:
                         out[p.first - address] |= 1 << p.spec.bit
                 else:
                     out[p.first - address] = int(wire)
+                continue
+            if p.first >= address and p.last <= last:
+                out[p.first - address : p.last - address + 1] = wire
                 continue
             for k, register in enumerate(wire):
                 a = p.first + k

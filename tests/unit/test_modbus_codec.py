@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from protocols.errors import ConfigError, DecodeError
 from protocols.modbus import DataType, ModbusPoint, Table, WordOrder, decode, encode
-from protocols.modbus.codec import EncodeError, NotFiniteError
+from protocols.modbus.codec import EncodeError, NotFiniteError, block_bytes, block_decoder_for
 
 ORDERS = list(WordOrder)
 
@@ -275,3 +275,52 @@ def test_bits_refuse_non_bools() -> None:
 def test_decode_checks_the_number_of_registers() -> None:
     with pytest.raises(DecodeError, match="needs 2 item"):
         decode(point(DataType.FLOAT32, WordOrder.ABCD), [1])
+
+
+@st.composite
+def typed_values(draw: st.DrawFn) -> tuple[DataType, int | float]:
+    dtype = draw(st.sampled_from([*INT_BOUNDS, DataType.FLOAT32, DataType.FLOAT64]))
+    if dtype is DataType.FLOAT32:
+        return dtype, draw(st.floats(width=32, allow_nan=False, allow_infinity=False))
+    if dtype is DataType.FLOAT64:
+        return dtype, draw(st.floats(allow_nan=False, allow_infinity=False))
+    lo, hi = INT_BOUNDS[dtype]
+    return dtype, draw(st.integers(lo, hi))
+
+
+@given(
+    typed_values(),
+    orders,
+    st.lists(st.integers(0, 0xFFFF), max_size=10),
+    st.lists(st.integers(0, 0xFFFF), max_size=10),
+)
+def test_in_block_decoding_reads_the_value_at_its_offset(
+    case: tuple[DataType, int | float], order: WordOrder, before: list[int], after: list[int]
+) -> None:
+    """The driver decodes a point in place from the whole block: same value as on its own."""
+    dtype, value = case
+    registers = wire_registers(struct.pack(">" + STRUCT[dtype], value), order)
+    block = [*before, *registers, *after]
+    big, little = block_bytes(block)
+    p = point(dtype, order)
+    assert block_decoder_for(p)(block, big, little, len(before)) == value
+
+
+def test_in_block_decoding_of_bits_strings_and_scaling() -> None:
+    block = [0x0000, 0b1000_0000_0000_0100, 0x4142, 0x4300, 1000]
+    big, little = block_bytes(block)
+    bit2 = ModbusPoint(key="b", address=1, dtype=DataType.BOOL, bit=2)
+    bit3 = ModbusPoint(key="c", address=1, dtype=DataType.BOOL, bit=3)
+    tag = ModbusPoint(key="t", address=2, dtype=DataType.STRING, length=2)
+    scaled = ModbusPoint(key="s", address=4, dtype=DataType.INT16, scale=0.5, offset=-10)
+    assert block_decoder_for(bit2)(block, big, little, 1) is True
+    assert block_decoder_for(bit3)(block, big, little, 1) is False
+    assert block_decoder_for(tag)(block, big, little, 2) == "ABC"
+    assert block_decoder_for(scaled)(block, big, little, 4) == 490.0
+    coil = ModbusPoint(key="k", table=Table.COIL, address=7, dtype=DataType.BOOL)
+    assert block_decoder_for(coil)([False, True], b"", b"", 1) is True
+    nan_block = wire_registers(struct.pack(">f", math.nan), WordOrder.CDAB)
+    with pytest.raises(NotFiniteError):
+        block_decoder_for(point(DataType.FLOAT32, WordOrder.CDAB))(
+            nan_block, *block_bytes(nan_block), 0
+        )

@@ -382,3 +382,24 @@ async def test_simulator_answers_like_a_device_to_plain_pymodbus() -> None:
     assert coils_beyond.exception_code == 2  # coils 3..4 exist; 0..2 do not (exact bit range)
     assert inputs.bits[0] is True
     assert inputs_beyond.exception_code == 2
+
+
+async def test_a_closed_driver_neither_reads_nor_writes_until_connected_again(
+    two_units: tuple[ModbusSimServer, SimDevice, SimDevice],
+) -> None:
+    from protocols import ConnectError
+
+    server, gas, _ = two_units
+    driver = ModbusDriver.from_url(server.endpoint, timeouts=TIMEOUTS)
+    plan = driver.plan(specs(gas))
+    await driver.connect()
+    await driver.close()
+    closed = await driver.read(plan)
+    with pytest.raises(ConnectError, match="closed"):
+        await driver.write(specs(gas)[2], 1)
+    await driver.connect()
+    reopened = await driver.read(plan)
+    await driver.close()
+    assert {s.reason for s in closed} == {"modbus.disconnected"}
+    assert all(s.quality is Quality.GOOD for s in reopened)
+    assert driver.statistics().requests == plan.requests

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -177,17 +176,15 @@ async def test_peer_closing_mid_frame_gives_bad_samples_then_reconnects() -> Non
             f"modbus+tcp://127.0.0.1:{server.port}", timeouts=TIMEOUTS, **FAST_RECONNECT
         )
         plan = driver.plan(points)
-        started = time.monotonic()
         first = await bounded_read(driver, plan)
-        first_took_s = time.monotonic() - started
         second = await bounded_read(driver, plan)
         stats = driver.statistics()
         await driver.close()
+    # "disconnected", not "timeout": the hang-up is noticed when it happens.
     assert {(s.quality, s.reason, s.value) for s in first} == {
         (Quality.BAD, "modbus.disconnected", None)
     }
-    # The hang-up is noticed when it happens, not at the read timeout.
-    assert first_took_s < TIMEOUTS.io_s + TIMEOUTS.connect_s
+    assert stats.timeouts == 0
     assert [s.value for s in second] == [0, 1, 2]
     assert server.connections == 2
     assert stats.reconnects == 1

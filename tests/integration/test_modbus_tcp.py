@@ -335,7 +335,10 @@ async def test_gap_between_servers_is_bounded_by_the_timeouts() -> None:
     """Connecting to a port nobody serves fails fast and read() gives bad samples, no raise."""
     async with ModbusSimServer([sim(all_types_profile(), unit_id=1)]) as server:
         port = server.port
-    driver = ModbusDriver.from_url(f"modbus+tcp://127.0.0.1:{port}", timeouts=TIMEOUTS)
+    # A long first backoff: the second read certainly falls inside it.
+    driver = ModbusDriver.from_url(
+        f"modbus+tcp://127.0.0.1:{port}", timeouts=TIMEOUTS, reconnect_min_s=60, reconnect_max_s=60
+    )
     try:
         async with asyncio.timeout(5):
             samples = await driver.read(driver.plan([ModbusPoint(key="x", address=0)]))

@@ -85,6 +85,7 @@ class ModbusPoint(PointSpec):
 
     def __post_init__(self) -> None:
         where = f"Modbus point {self.key!r}"
+        self._coerce_names(where)
         if not 0 <= self.unit_id <= 255:
             raise ConfigError(f"{where}: unit_id={self.unit_id} must be 0..255")
         if not 0 <= self.address <= 0xFFFF:
@@ -101,6 +102,28 @@ class ModbusPoint(PointSpec):
             raise ConfigError(f"{where}: scale must not be 0")
         if self.address + self.width - 1 > 0xFFFF:
             raise ConfigError(f"{where}: address {self.address} + width {self.width} passes 65535")
+
+    def _coerce_names(self, where: str) -> None:
+        """Accept names for the enums ("holding", "float32", "CDAB"), as configs write them."""
+        table: object = self.table
+        if isinstance(table, str) and not isinstance(table, Table):
+            try:
+                object.__setattr__(self, "table", Table(table.lower()))
+            except ValueError:
+                known = ", ".join(t.value for t in Table)
+                raise ConfigError(f"{where}: unknown table {table!r}; known: {known}") from None
+        order: object = self.order
+        if isinstance(order, str) and not isinstance(order, WordOrder):
+            try:
+                object.__setattr__(self, "order", WordOrder(order.upper()))
+            except ValueError:
+                known = ", ".join(o.value for o in WordOrder)
+                raise ConfigError(
+                    f"{where}: unknown word order {order!r}; known: {known}"
+                ) from None
+        dtype: object = self.dtype
+        if isinstance(dtype, str):
+            object.__setattr__(self, "dtype", DataType.parse(dtype))
 
     @property
     def width(self) -> int:

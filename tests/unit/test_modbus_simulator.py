@@ -49,7 +49,7 @@ def test_offline_unit_does_not_answer(unit: ProfileUnit) -> None:
 def test_writes_are_stored_and_override_the_signal(unit: ProfileUnit) -> None:
     assert unit.write(Table.HOLDING, 10, [0xBEEF]) is None
     assert unit.read(Table.HOLDING, 10, 1) == [0xBEEF]
-    assert unit.write(Table.HOLDING, 11, [1]) == 2
+    assert unit.write(Table.HOLDING, 12, [1]) == 2  # past the last holding register
 
 
 @pytest.mark.parametrize(

@@ -183,6 +183,11 @@ class EpisodeSignal:
         return level + self.noise.at(t)
 
 
+def is_step_constant(signal: Signal) -> bool:
+    """True when ``signal.value(t)`` only changes at noise-step boundaries (safe to compute once a step)."""
+    return isinstance(signal, SteadySignal | StepSignal | ConstantSignal | SpikeSignal)
+
+
 def build_signal(
     spec: SignalSpec,
     *,

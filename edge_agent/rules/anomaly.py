@@ -85,6 +85,7 @@ class PointAnomaly:
         adev = dev if dev >= 0 else -dev
         if adev <= self.k * mad:
             self.bad_run = 0
+            self.n = n + 1
             a = self.alpha
             self.mean += a * dev
             self.mad += a * (adev - self.mad)

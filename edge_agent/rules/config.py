@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from device_profiles import AlarmPriority, Limit
 from device_profiles.limits import NoiseRegime
-from device_profiles.loader import FieldProblem, problems_from
+from device_profiles.loader import FieldProblem
 
 from .errors import RulesConfigError
 from .points import RulePoint
@@ -186,6 +186,10 @@ class TrendSettings(_Model):
     min_points: int = Field(5, ge=3)  # §6.2: refuse to extrapolate from fewer than ~5 points
     min_r2: float = Field(0.8, ge=0, le=1)  # §6.2 [V2]: R² < 0.80 is a poor fit
     horizon_s: float = Field(7 * DAY_S, gt=0)  # warn when C/D is fewer than 7 days away
+    # Never extrapolate further ahead than this many times the span of the data fitted: five
+    # hourly means say nothing about next week, whatever their R² (a project choice; §6.2
+    # gives no number).
+    max_extrapolation: float = Field(2.0, gt=0)
     fit_interval_s: float = Field(HOUR_S, gt=0)  # fits run in tick, at most this often per point
     machine: MachineClass = Field(default_factory=MachineClass)
 
@@ -261,11 +265,37 @@ def load_rules_config(data: Mapping[str, Any] | None, *, where: str = "rules") -
     try:
         return RulesConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            FieldProblem(f"{where}.{p.path}" if p.path else where, p.value, p.message)
-            for p in problems_from(exc, raw)
-        ]
-        raise RulesConfigError(problems) from exc
+        raise RulesConfigError(_problems(exc, raw, where)) from exc
+
+
+_ABSENT = object()
+
+
+def _problems(exc: ValidationError, data: Mapping[str, Any], where: str) -> list[FieldProblem]:
+    """pydantic's errors as (path, value, message), the path as written in the YAML."""
+    out = []
+    for err in exc.errors(include_url=False):
+        node: Any = data
+        path = where
+        for part in err["loc"]:
+            child: Any = _ABSENT
+            if isinstance(node, Mapping):
+                child = node.get(part, _ABSENT)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                child = node[part]
+            if child is _ABSENT:
+                if err["type"] == "missing":
+                    path += f".{part}"
+                continue  # a union tag or model name, not a key in the data
+            node = child
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message, node = "required field is missing", None
+        elif err["type"] == "extra_forbidden":
+            message = "unknown field"
+        out.append(FieldProblem(path, node, message))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,8 @@ from .snapshots import (
 )
 from .trend import TrendRule
 
+_LEVEL_KINDS = frozenset({"limit.hh", "limit.h", "limit.l", "limit.ll"})
+
 
 class RuleEngine:
     """Limit alarms, exposure, sensor faults, anomalies and vibration trends for one plant."""
@@ -153,14 +155,24 @@ class RuleEngine:
         alarm = self._alarms.get(alarm_id)
         if alarm is None:
             raise UnknownAlarmError(alarm_id, list(self._alarms))
-        alarm.act(
-            AlarmAction(action),
-            actor=actor,
-            now=now,
-            reason=reason,
-            until=until,
-            max_shelve_s=self.config.alarms.max_shelve_s,
-        )
+        state = self.states.get(alarm.point) if alarm.point else None
+        kept = alarm.value
+        if state is not None and alarm.kind in _LEVEL_KINDS:
+            # The fast path does not refresh a settled alarm's value; an action's event carries
+            # the point's value now (none while it is in fault).
+            alarm.value = state.value if state.condition == "ok" else None
+        try:
+            alarm.act(
+                AlarmAction(action),
+                actor=actor,
+                now=now,
+                reason=reason,
+                until=until,
+                max_shelve_s=self.config.alarms.max_shelve_s,
+            )
+        except Exception:
+            alarm.value = kept  # a refused action changes nothing
+            raise
         self._observe(now)
         return self.emitter.take()
 

@@ -348,9 +348,8 @@ class ExposureTracker:
 
     def _report(self, shift: Shift) -> None:
         snapshot = self.snapshot(at=shift.end)
-        head = next(
-            f for f in snapshot.figures if f.name in ("twa", "lex_8h", "osha_twa_db", "stel")
-        )
+        by_name = {f.name: f for f in snapshot.figures}
+        head = next(by_name[n] for n in ("twa", "lex_8h", "osha_twa_db", "stel") if n in by_name)
         self.emitter.emit(
             EventCategory.EXPOSURE,
             "exposure.shift",

@@ -105,7 +105,7 @@ class AnomalySnapshot(_Snapshot):
     since: float | None
     mean: float | None
     scale: float | None
-    samples: int
+    samples: int  # values the statistics learned from (unusual ones are not learned)
 
 
 @dataclass(frozen=True, slots=True)

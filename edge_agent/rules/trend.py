@@ -4,8 +4,8 @@ Readings of ``vibration.velocity_rms`` are downsampled to bucket means (hourly b
 hot path; the fit runs in ``tick`` at most once per ``fit_interval_s`` per point, and only when a
 new bucket closed since the last fit. hse-standards.md §6.2: fit both a linear ``y = a + b·t``
 and an exponential ``y = a·e^(b·t)`` model (the exponential suits accelerating bearing wear),
-take the earlier predicted crossing, and refuse to extrapolate from fewer than 5 points or with
-R² < 0.8. R² is computed on the velocity itself for both models, so they compare fairly.
+take the earlier predicted crossing, and refuse to extrapolate from fewer than 5 points, with
+R² < 0.8, or further ahead than ``max_extrapolation`` times the span of the data. R² is computed on the velocity itself for both models, so they compare fairly.
 
 An event ``prediction.vibration_cd`` is raised when the C/D boundary (§6.1: group 2 rigid
 4.5 mm/s by default) is predicted fewer than 7 days away, carrying the predicted time, the model,
@@ -179,6 +179,13 @@ class PointTrend:
                 assert best is not None
                 bc_times = [max(f.crossing_ts[self.bc] or now, now) for f in rising]
                 bc_ts = min(bc_times)
+                span = float(data[-1, 0] - data[0, 0])
+                if best[0] - now > s.max_extrapolation * span:
+                    refused = (
+                        f"{(best[0] - now) / DAY_S:.1f} days ahead is more than "
+                        f"{s.max_extrapolation:g} × the {span / DAY_S:.1f} days of data"
+                    )
+                    best, bc_ts = None, None
         model = best[1] if best else None
         predicted = best[0] if best else None
         within = predicted is not None and predicted - now < s.horizon_s

@@ -23,6 +23,7 @@ value describes). A ``now`` earlier than the last one is treated as the last one
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
@@ -67,8 +68,8 @@ class RuleEngine:
         plant_id: str,
     ) -> None:
         problems = config.validate_for(points)
-        ids = [p.point_id for p in points]
-        for dupe in sorted({i for i in ids if ids.count(i) > 1}):
+        counts = Counter(p.point_id for p in points)
+        for dupe in sorted(i for i, n in counts.items() if n > 1):
             problems.append(FieldProblem("points", dupe, "point id given more than once"))
         if problems:
             raise RulesConfigError(problems)

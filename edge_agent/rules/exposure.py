@@ -105,6 +105,7 @@ class ExposureTracker:
     __slots__ = (
         "action_alarm",
         "action_dose",
+        "averages",
         "ceiling",
         "ceiling_alarm",
         "clock",
@@ -158,6 +159,8 @@ class ExposureTracker:
         self.max_gap_s = settings.max_gap_intervals * point.expected_interval_s
         self.min_coverage = settings.min_coverage
         self.window = Window(settings.stel_window_s)
+        # Averages of a peak level (dB(C) peak) mean nothing: such a point has a ceiling only.
+        self.averages = point.quantity != "noise.lcpeak"
         self.ceiling = ceiling
         self.stel_limit = stel_limit
         self.twa_limit = twa_limit
@@ -316,7 +319,17 @@ class ExposureTracker:
 
     def _add(self, start: float, end: float, x: float, now: float) -> None:
         """Add a held segment to the window and to the shift(s) it falls in."""
-        self.window.add(start, end, x)
+        w = self.window
+        d = end - start
+        w.segments.append((start, end, x))
+        w.integral += x * d
+        w.covered += d
+        shift = self.shift
+        if shift.start <= start and end <= shift.end:  # the common case: inside one shift
+            if shift.on:
+                self.dose += x * d
+                self.covered += d
+            return
         while start < end:
             shift = self.shift
             if start >= shift.end:
@@ -324,9 +337,8 @@ class ExposureTracker:
                 shift = self.shift
             stop = end if end < shift.end else shift.end
             if shift.on and start >= shift.start:
-                d = stop - start
-                self.dose += x * d
-                self.covered += d
+                self.dose += x * (stop - start)
+                self.covered += stop - start
             start = stop
 
     def _roll(self, t: float, now: float) -> None:
@@ -349,7 +361,10 @@ class ExposureTracker:
     def _report(self, shift: Shift) -> None:
         snapshot = self.snapshot(at=shift.end)
         by_name = {f.name: f for f in snapshot.figures}
-        head = next(by_name[n] for n in ("twa", "lex_8h", "osha_twa_db", "stel") if n in by_name)
+        names = [n for n in ("twa", "lex_8h", "osha_twa_db", "stel") if n in by_name]
+        if not names:
+            return  # a ceiling-only point (a peak level) has no shift figure to report
+        head = by_name[names[0]]
         self.emitter.emit(
             EventCategory.EXPOSURE,
             "exposure.shift",
@@ -423,7 +438,7 @@ class ExposureTracker:
         coverage = self.covered / shift_len if shift_len > 0 else 0.0
         uncertain = coverage < self.min_coverage
         figures: list[ExposureFigure] = []
-        if self.mode is Mode.GAS:
+        if self.mode is Mode.GAS and self.averages:
             if ref is not None:
                 integral, covered = self.window.at(ref)
             else:

@@ -7,6 +7,7 @@ unit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated
 
@@ -94,3 +95,8 @@ def rule_point(point_id: str, device: ResolvedDevice, point: ResolvedPoint) -> R
         bump_test_due=entry.bump_test_due,
         expected_interval_s=entry.poll_interval_s,
     )
+
+
+def rule_points(points: Iterable[tuple[str, ResolvedDevice, ResolvedPoint]]) -> list[RulePoint]:
+    """``RulePoint`` for each ``(point id, device, point)``, e.g. of ``ResolvedPlant.points()``."""
+    return [rule_point(point_id, device, point) for point_id, device, point in points]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from device_profiles import LimitSet
-from device_profiles.limits import LimitValue, NoiseRegime, SubstanceLimits
+from device_profiles.limits import LimitValue, NoiseLimits, NoiseRegime, SubstanceLimits
 from edge_agent.records import EventRecord
 from edge_agent.rules import ExposureSettings, NoiseSettings, RulePoint, RulesConfig
 from edge_agent.rules.dose import (
@@ -370,3 +370,37 @@ def test_config_can_choose_the_noise_regime() -> None:
     # 4 h at 88 dB(A): LEX,8h = 88 + 10·lg(4/8) = 84.99 dB(A)
     assert lex.value == pytest.approx(88 + 10 * math.log10(0.5), abs=1e-6)
     assert lex.limit == 85.0
+
+
+def test_peak_level_against_the_impulse_ceiling() -> None:
+    # OSHA: impulsive noise should not exceed 140 dB peak (§4 [N2]); a dB(C) peak point gets a
+    # ceiling alarm and no averages (an average of peaks means nothing).
+    limits = LimitSet(
+        id="osha-peak",
+        name="OSHA (test)",
+        jurisdiction="US",
+        molar_volume_l=24.45,
+        noise=NoiseLimits(
+            regime=NoiseRegime.OSHA,
+            criterion_db=90,
+            exchange_db=5,
+            threshold_db=80,
+            peak_db_c=140,
+            source="29 CFR 1910.95",
+        ),
+    )
+    peak = RulePoint(
+        point_id="demo/nm-1/peak",
+        quantity="noise.lcpeak",
+        unit="dB(C)",
+        range=(60, 150),
+        expected_interval_s=60,
+    )
+    h = run(peak, limits, [120.0] * 10 + [141.0] + [120.0] * 470 + [120.0])
+    assert [(e.kind, e.transition) for e in only(h.events, "exposure.")] == [
+        ("exposure.ceiling", "raise"),
+        ("exposure.ceiling", "clear"),
+    ]
+    snap = h.engine.exposure()[0]
+    assert snap.figures == ()
+    assert (snap.ceiling, snap.max_value) == (140.0, 120.0)  # the new shift's max so far

@@ -399,6 +399,10 @@ class ExposureTracker:
             self._roll(now, now)
         if project:
             self._project(now)
+        trusted = self.state.trusted
+        for alarm in self.alarms():
+            if not alarm.quiet:
+                alarm.tick(now, trusted)  # shelve expiry, re-alarm
 
     def _project(self, now: float) -> None:
         a = self.projection_alarm

@@ -37,6 +37,7 @@ from .config import FaultSettings
 from .events import Emitter
 
 BLOCKING = frozenset({"fault.ne43", "fault.sensor", "fault.comm", "fault.flatline"})
+DATED = frozenset({"fault.calibration", "fault.bump_test"})  # from dates, not from readings
 PRIORITY = {
     "fault.ne43": Priority.HIGH,
     "fault.sensor": Priority.HIGH,
@@ -83,6 +84,7 @@ class PointFaults:
         "emitter",
         "last_bad_reason",
         "last_data_ts",
+        "reading_faults",
         "settings",
         "spikes",
         "state",
@@ -96,6 +98,7 @@ class PointFaults:
         self.settings = settings
         self.emitter = emitter
         self.active: dict[str, tuple[str, float]] = {}  # kind -> (reason, since)
+        self.reading_faults = 0  # active faults that a reading may clear
         self.comm_after_s = settings.comm_loss_intervals * state.point.expected_interval_s
         self.last_data_ts: float | None = None  # engine time the device last answered
         self.last_bad_reason: str | None = None
@@ -107,7 +110,7 @@ class PointFaults:
     def observe(self, reading: ReadingRecord, now: float) -> None:
         st = self.state
         st.seen_ts = now
-        if reading.quality is _GOOD and not self.active and reading.value is not None:
+        if reading.quality is _GOOD and not self.reading_faults and reading.value is not None:
             # The steady state: a good value, nothing to clear.
             self.last_data_ts = now
             st.usable = True
@@ -210,6 +213,8 @@ class PointFaults:
 
     def _raise(self, kind: str, reason: str, now: float, value: float | None) -> None:
         self.active[kind] = (reason, now)
+        if kind not in DATED:
+            self.reading_faults += 1
         if kind in BLOCKING:
             self.state.blocking_faults.add(kind)
         self._emit(kind, "raise", reason, now, value)
@@ -218,6 +223,8 @@ class PointFaults:
         current = self.active.pop(kind, None)
         if current is None:
             return
+        if kind not in DATED:
+            self.reading_faults -= 1
         self.state.blocking_faults.discard(kind)
         self._emit(kind, "clear", current[0], now, value)
 

@@ -110,7 +110,7 @@ def make_rounds(
 
 def run_engine(
     points: list[tuple[RulePoint, float, float]], rounds: list[list[ReadingRecord]]
-) -> tuple[float, int]:
+) -> tuple[float, int, RuleEngine]:
     engine = RuleEngine([p for p, _, _ in points], RulesConfig(), limit_set(), plant_id="bench")
     events = 0
     gc.collect()
@@ -118,7 +118,17 @@ def run_engine(
     for batch in rounds:
         events += len(engine.process(batch, batch[0].received_ts))
     elapsed = time.perf_counter() - start
-    return elapsed, events
+    return elapsed, events, engine
+
+
+def time_ticks(engine: RuleEngine, now: float, n: int) -> float:
+    """Median ms of ``tick`` over n successive seconds (the first one also projects exposure)."""
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        engine.tick(now + i)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
 
 
 def run_ceiling(rounds: list[list[ReadingRecord]]) -> float:
@@ -142,11 +152,12 @@ def main() -> None:
     rounds = make_rounds(points, n_rounds)
     total = args.points * n_rounds
     run_engine(points, rounds[: max(5, n_rounds // 10)])  # warm-up
-    rates, ceilings, events = [], [], 0
+    rates, ceilings, ticks, events = [], [], [], 0
     for _ in range(repeats):
-        elapsed, events = run_engine(points, rounds)
+        elapsed, events, engine = run_engine(points, rounds)
         rates.append(total / elapsed)
         ceilings.append(total / run_ceiling(rounds))
+        ticks.append(time_ticks(engine, rounds[-1][0].received_ts, 20))
     rate = statistics.median(rates)
     ceiling = statistics.median(ceilings)
     print(
@@ -156,6 +167,7 @@ def main() -> None:
                 "target_readings_per_s": 100_000,
                 "raw_ceiling_readings_per_s": round(ceiling),
                 "ratio_to_ceiling": round(rate / ceiling, 4),
+                "tick_ms_median": round(statistics.median(ticks), 3),
                 "points": args.points,
                 "rounds": n_rounds,
                 "readings_per_run": total,

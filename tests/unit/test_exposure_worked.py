@@ -404,3 +404,14 @@ def test_peak_level_against_the_impulse_ceiling() -> None:
     snap = h.engine.exposure()[0]
     assert snap.figures == ()
     assert (snap.ceiling, snap.max_value) == (140.0, 120.0)  # the new shift's max so far
+
+
+def test_exposure_alarms_are_isa_alarms_too() -> None:
+    # A ceiling alarm can be acknowledged and shelved like any alarm; shelving expires in tick.
+    h = Harness([h2s()], limit_set=h2s_limit_set(ceiling=20.0), start=T0)
+    h.value(25.0)
+    h.act("ack", "ceiling")
+    h.act("shelve", "ceiling", reason="gas test in progress", until_s=120)
+    assert h.engine.alarm("demo/gd-1/h2s:ceiling").state == "shelved"
+    (unshelved,) = only(h.tick(120), "exposure.")
+    assert (unshelved.transition, unshelved.state) == ("unshelve", "active_acked")

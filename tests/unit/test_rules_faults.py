@@ -149,3 +149,12 @@ def test_bad_values_are_counted_as_not_usable() -> None:
     h.value(1.0, reason="flatline", quality=U)
     stats = h.engine.statistics()
     assert (stats.readings, stats.readings_not_usable) == (4, 3)
+
+
+def test_an_overdue_point_still_gets_every_other_fault() -> None:
+    h = Harness([gas_point(interval_s=10**6, calibration_due=date(2026, 1, 1))])
+    assert kinds(h.tick(0)) == [("fault.calibration", "raise")]
+    assert kinds(h.value(1.0, reason="flatline", quality=U)) == [("fault.flatline", "raise")]
+    assert kinds(h.value(1.5)) == [("fault.flatline", "clear")]
+    assert kinds(h.value(12.0)) == [("limit.h", "raise")]
+    assert [f.kind for f in h.engine.faults()] == ["fault.calibration"]

@@ -52,7 +52,7 @@ class AlarmSnapshot(_Snapshot):
 class ExposureFigure(_Snapshot):
     """One exposure figure with its three readings of gaps (hse-standards.md §3)."""
 
-    name: str  # stel, twa, lex_8h, osha_twa_db, noise_dose_pct
+    name: str  # stel, twa, twa_worst_8h, lex_8h, osha_twa_db, noise_dose_pct
     value: float | None  # zero-filled: the regulatory figure
     sampled_mean: float | None  # unsampled time at the sampled mean
     worst_case: float | None  # unsampled time at the highest value of the shift

@@ -7,6 +7,7 @@ Every example writes its arithmetic in comments. Readings are one a minute from 
 from __future__ import annotations
 
 import math
+from datetime import time
 from typing import Any
 
 import pytest
@@ -415,3 +416,23 @@ def test_exposure_alarms_are_isa_alarms_too() -> None:
     assert h.engine.alarm("demo/gd-1/h2s:ceiling").state == "shelved"
     (unshelved,) = only(h.tick(120), "exposure.")
     assert (unshelved.transition, unshelved.state) == ("unshelve", "active_acked")
+
+
+def test_a_long_shift_also_reports_its_worst_8_hours() -> None:
+    # One 10-h shift from 06:00. 2 h at 1 ppm, then 8 h at 2 ppm:
+    #   D = 2·1 + 8·2 = 18 ppm·h; TWA = D / 8 h = 2.25 ppm (OSHA: the PEL is not adjusted)
+    #   worst 8 h = the last 8 h at 2 ppm -> 16 / 8 = 2.0 ppm (§3 [T2][T3])
+    from edge_agent.rules import ShiftConfig
+
+    config = RulesConfig(shift=ShiftConfig(starts=[time(6)], length_h=10))
+    h = Harness([h2s()], config, h2s_limit_set(twa=3.0, stel=None), start=T0 - MIN)
+    h.values([1.0] * 120 + [2.0] * 480 + [2.0], dt=MIN)
+    event = report(h)
+    assert figure(event, "twa")["value"] == pytest.approx(2.25)
+    worst = figure(event, "twa_worst_8h")
+    assert worst["value"] == pytest.approx(2.0)
+    assert worst["coverage"] == pytest.approx(1.0)
+    assert worst["sampled_mean"] == pytest.approx(2.0)
+    # an 8-h shift has no separate worst-8-h figure
+    h8 = run(h2s(), h2s_limit_set(), [1.0] * 10)
+    assert [f.name for f in h8.engine.exposure()[0].figures] == ["stel", "twa"]

@@ -317,12 +317,12 @@ class ExposureTracker:
         if a is not None:
             cond = self.dose > self.dose_limit
             if cond or a.cond or a.active:
-                a.evaluate(cond, self.headline(self.dose), now)
+                a.evaluate(cond, _finite(self.headline(self.dose)), now)
             a = self.action_alarm
             if a is not None:
                 cond = self.dose > self.action_dose
                 if cond or a.cond or a.active:
-                    a.evaluate(cond, self.headline(self.dose), now)
+                    a.evaluate(cond, _finite(self.headline(self.dose)), now)
 
     def _add(self, start: float, end: float, x: float, now: float) -> None:
         """Add a held segment to the window and to the shift(s) it falls in."""

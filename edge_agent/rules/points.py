@@ -1,0 +1,102 @@
+"""What the rules engine knows about one measured point: ``RulePoint``, built from a resolved point.
+
+Everything here is in the quantity's canonical unit (the unit readings arrive in), so no rule
+converts on the hot path. :func:`rule_point` does the one conversion from the profile's device
+unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from device_profiles import AlarmDefaults, Limit, ResolvedDevice, ResolvedPoint
+
+PointIdStr = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+    ),
+]
+
+
+class RulePoint(BaseModel):
+    """One point as the rules see it: identity, quantity, canonical unit, limits and upkeep dates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    point_id: PointIdStr
+    quantity: str
+    unit: str
+    name: str = ""
+    device_id: str | None = None
+    alarms: AlarmDefaults | None = None
+    range: tuple[float, float] | None = None  # measuring range
+    resolution: float | None = Field(None, gt=0)
+    area: str | None = None
+    zone: str | None = None
+    device_serial: str | None = None
+    calibration_due: date | None = None
+    bump_test_due: date | None = None
+    expected_interval_s: float = Field(1.0, gt=0)  # the device's poll interval
+
+
+def _convert_limit(limit: Limit | None, factor: float, offset: float) -> Limit | None:
+    if limit is None:
+        return None
+    return limit.model_copy(update={"value": limit.value * factor + offset})
+
+
+def canonical_alarms(alarms: AlarmDefaults, factor: float, offset: float) -> AlarmDefaults:
+    """``alarms`` (in a device unit) expressed in the canonical unit: ``x * factor + offset``.
+
+    Deadband and rate of change are differences, so they take the factor only.
+    """
+    if factor <= 0:
+        raise ValueError(f"unit conversion factor {factor} must be positive")
+    roc = alarms.roc_per_s
+    return AlarmDefaults(
+        hh=_convert_limit(alarms.hh, factor, offset),
+        h=_convert_limit(alarms.h, factor, offset),
+        l=_convert_limit(alarms.l, factor, offset),
+        ll=_convert_limit(alarms.ll, factor, offset),
+        roc_per_s=_convert_limit(roc, factor, 0.0),
+        deadband=alarms.deadband * factor,
+        on_delay_s=alarms.on_delay_s,
+        off_delay_s=alarms.off_delay_s,
+        source=alarms.source,
+    )
+
+
+def rule_point(point_id: str, device: ResolvedDevice, point: ResolvedPoint) -> RulePoint:
+    """The ``RulePoint`` of ``point`` (a point of ``device``) whose full id is ``point_id``."""
+    factor, offset = point.to_canonical
+    entry = device.entry
+    rng = None
+    if point.range is not None:
+        low, high = sorted((point.range[0] * factor + offset, point.range[1] * factor + offset))
+        rng = (low, high)
+    return RulePoint(
+        point_id=point_id,
+        quantity=point.quantity,
+        unit=point.canonical_unit,
+        name=point.name,
+        device_id=device.id,
+        alarms=canonical_alarms(point.alarms, factor, offset) if point.alarms else None,
+        range=rng,
+        resolution=point.resolution * abs(factor) if point.resolution else None,
+        area=entry.area,
+        zone=entry.zone,
+        device_serial=entry.serial,
+        calibration_due=entry.calibration_due,
+        bump_test_due=entry.bump_test_due,
+        expected_interval_s=entry.poll_interval_s,
+    )
+
+
+def rule_points(points: Iterable[tuple[str, ResolvedDevice, ResolvedPoint]]) -> list[RulePoint]:
+    """``RulePoint`` for each ``(point id, device, point)``, e.g. of ``ResolvedPlant.points()``."""
+    return [rule_point(point_id, device, point) for point_id, device, point in points]

@@ -169,12 +169,8 @@ class Agent:
         for point_id, device, point in self.plant.points():
             entry = device.entry
             limits = {}
-            if point.alarms is not None:
-                factor, offset = point.to_canonical
-                for name in ("hh", "h", "l", "ll"):
-                    limit = getattr(point.alarms, name)
-                    if limit is not None:
-                        limits[name] = limit.value * factor + offset
+            if point.alarms is not None:  # limits are in the canonical unit already
+                limits = dict(point.alarms.ladder())
             low, high = (None, None)
             if point.range is not None:
                 factor, offset = point.to_canonical

@@ -105,7 +105,10 @@ def _resolve_entries(
         for point_id, override in entry.points.items():
             if override.alarms is None:
                 continue
-            rng = override.range or profile.point(point_id).range
+            pp = profile.point(point_id)
+            if override.range is not None:
+                pp = pp.model_copy(update={"range": override.range})
+            rng = pp.canonical_range()  # limits are in the quantity's canonical unit
             if rng is None:
                 continue
             for name in ("ll", "l", "h", "hh"):

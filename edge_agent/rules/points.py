@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from device_profiles import AlarmDefaults, Limit, ResolvedDevice, ResolvedPoint
+from device_profiles import AlarmDefaults, ResolvedDevice, ResolvedPoint
 
 PointIdStr = Annotated[
     str,
@@ -44,33 +44,6 @@ class RulePoint(BaseModel):
     expected_interval_s: float = Field(1.0, gt=0)  # the device's poll interval
 
 
-def _convert_limit(limit: Limit | None, factor: float, offset: float) -> Limit | None:
-    if limit is None:
-        return None
-    return limit.model_copy(update={"value": limit.value * factor + offset})
-
-
-def canonical_alarms(alarms: AlarmDefaults, factor: float, offset: float) -> AlarmDefaults:
-    """``alarms`` (in a device unit) expressed in the canonical unit: ``x * factor + offset``.
-
-    Deadband and rate of change are differences, so they take the factor only.
-    """
-    if factor <= 0:
-        raise ValueError(f"unit conversion factor {factor} must be positive")
-    roc = alarms.roc_per_s
-    return AlarmDefaults(
-        hh=_convert_limit(alarms.hh, factor, offset),
-        h=_convert_limit(alarms.h, factor, offset),
-        l=_convert_limit(alarms.l, factor, offset),
-        ll=_convert_limit(alarms.ll, factor, offset),
-        roc_per_s=_convert_limit(roc, factor, 0.0),
-        deadband=alarms.deadband * factor,
-        on_delay_s=alarms.on_delay_s,
-        off_delay_s=alarms.off_delay_s,
-        source=alarms.source,
-    )
-
-
 def rule_point(point_id: str, device: ResolvedDevice, point: ResolvedPoint) -> RulePoint:
     """The ``RulePoint`` of ``point`` (a point of ``device``) whose full id is ``point_id``."""
     factor, offset = point.to_canonical
@@ -85,7 +58,7 @@ def rule_point(point_id: str, device: ResolvedDevice, point: ResolvedPoint) -> R
         unit=point.canonical_unit,
         name=point.name,
         device_id=device.id,
-        alarms=canonical_alarms(point.alarms, factor, offset) if point.alarms else None,
+        alarms=point.alarms,  # profiles and plant overrides give limits in the canonical unit
         range=rng,
         resolution=point.resolution * abs(factor) if point.resolution else None,
         area=entry.area,

@@ -129,7 +129,7 @@ def test_the_engine_refuses_a_bad_config() -> None:
         RuleEngine([gas_point(), gas_point()], RulesConfig(), empty_limit_set(), plant_id="demo")
 
 
-def test_rule_point_converts_a_profile_in_bar_to_kpa() -> None:
+def test_rule_point_of_a_profile_in_bar_is_in_kpa() -> None:
     profile = DeviceProfile.model_validate(
         {
             "id": "pt-bar",
@@ -145,11 +145,12 @@ def test_rule_point_converts_a_profile_in_bar_to_kpa() -> None:
                     "range": [0, 16],
                     "resolution": 0.01,
                     "modbus": {"address": 0, "type": "float32"},
+                    # limits are in the canonical unit (kPa) whatever unit the device reports in
                     "alarms": {
-                        "h": {"value": 10},
-                        "hh": {"value": 12, "latch": True},
-                        "roc_per_s": {"value": 0.5},
-                        "deadband": 0.2,
+                        "h": {"value": 1000},
+                        "hh": {"value": 1200, "latch": True},
+                        "roc_per_s": {"value": 50},
+                        "deadband": 20,
                         "on_delay_s": 2,
                     },
                 }
@@ -168,7 +169,7 @@ def test_rule_point_converts_a_profile_in_bar_to_kpa() -> None:
     )
     device = resolve_device(entry, profile)
     rp = rule_point("demo/pt-1/p", device, device.point("p"))
-    # 1 bar = 100 kPa: limits and deadband scale, the rate scales, delays do not
+    # 1 bar = 100 kPa: the range and resolution convert; limits were given in kPa already
     assert rp.unit == "kPa"
     assert rp.range == (0.0, 1600.0)
     assert rp.resolution == pytest.approx(1.0)

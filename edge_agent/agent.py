@@ -28,7 +28,8 @@ from .pipeline import Pipeline, build_channels
 from .plant import ResolvedPlant
 from .poller import ConnectionPoller
 from .records import ReadingRecord
-from .status import StatusServer
+from .safety import Safety
+from .status import StatusServer, operator_token
 from .sync import SyncClient
 
 __version__ = "0.1.0"
@@ -65,6 +66,7 @@ class Agent:
         self.pollers: list[ConnectionPoller] = []
         self.sync: SyncClient | None = None
         self.status: StatusServer | None = None
+        self.safety: Safety | None = None
         self.started_ts = wall_clock()
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,7 +95,10 @@ class Agent:
         cfg = self.config
         assert self.outbox is not None
         channels = build_channels(self.plant, cfg.quality)
-        self.pipeline = Pipeline(channels, [*self._extra_consumers, self.outbox.add_readings])
+        self.safety = Safety(self.plant, self.outbox, wall_clock=self._wall)
+        # Rules first: safety never waits on storage.
+        consumers = [self.safety.on_readings, *self._extra_consumers, self.outbox.add_readings]
+        self.pipeline = Pipeline(channels, consumers)
         self.pollers = [
             ConnectionPoller(c.url, c.devices, self.pipeline.submit)
             for c in self.plant.connections()
@@ -113,11 +118,17 @@ class Agent:
                 timeout_s=cfg.central.timeout_s,
             )
         if cfg.status.enabled:
-            self.status = StatusServer(self, host=cfg.status.host, port=cfg.status.port)
+            self.status = StatusServer(
+                self,
+                host=cfg.status.host,
+                port=cfg.status.port,
+                operator_token=operator_token(cfg.status.operator_token_env),
+            )
             await self.status.start()
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()
         self._spawn(self.pipeline.run(), "pipeline")
+        self._spawn(self.safety.run(), "safety")
         for poller in self.pollers:
             self._spawn(poller.run(), f"poll[{poller.url}]")
         if self.sync is not None:
@@ -153,6 +164,8 @@ class Agent:
         self._tasks.clear()
         if self.pipeline is not None and self.outbox is not None:
             await self.pipeline.drain()
+        if self.safety is not None:
+            await self.safety.flush()
         if self.status is not None:
             await self.status.stop()
         if self.outbox is not None:
@@ -160,9 +173,11 @@ class Agent:
         log.info("agent stopped", plant=self.config.plant_id)
 
     async def _on_command(self, command: Command) -> tuple[bool, str]:
-        if self._command_handler is None:
-            return False, f"this agent does not handle {command.kind.value} commands"
-        return await self._command_handler(command)
+        if self._command_handler is not None:
+            return await self._command_handler(command)
+        if self.safety is None:
+            return False, "the agent is not running"
+        return await self.safety.on_command(command)
 
     def point_infos(self) -> list[PointInfo]:
         infos = []

@@ -94,6 +94,60 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alarms(args: argparse.Namespace) -> int:
+    base = args.url.rstrip("/")
+    if args.action == "list":
+        url = base + "/alarms" + ("?all=1" if args.all else "")
+        try:
+            with urllib.request.urlopen(url, timeout=args.timeout) as resp:  # noqa: S310  (a local http URL)
+                data = json.load(resp)
+        except (urllib.error.URLError, OSError) as exc:
+            print(f"cannot reach the agent at {url}: {exc}", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        if args.json:
+            print(json.dumps(data, indent=2))
+            return 0
+        rows = data.get("alarms", [])
+        print(f"{'alarm':<44} {'state':<22} {'priority':<9} {'value':>10} {'limit':>10}")
+        for a in rows:
+            value = "-" if a["value"] is None else f"{a['value']:.4g}"
+            limit = "-" if a["limit"] is None else f"{a['limit']:.4g}"
+            print(
+                f"{a['alarm_id']:<44} {a['state']:<22} {a['priority']:<9} {value:>10} {limit:>10}"
+            )
+        if not rows:
+            print("(no alarm away from normal)")
+        return 0
+    token = os.environ.get(args.token_env)
+    if not token:
+        print(
+            f"set {args.token_env} to the agent's operator token to act on alarms", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    body: dict[str, object] = {"action": args.action, "alarm_id": args.alarm_id, "actor": args.actor,
+                               "reason": args.reason}  # fmt: skip
+    if args.action == "shelve":
+        body["shelve_s"] = args.minutes * 60
+    request = urllib.request.Request(  # noqa: S310  (a local http URL)
+        base + "/alarms/action", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as resp:  # noqa: S310
+            result = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+        print(f"{args.action} refused ({exc.code}): {detail}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"cannot reach the agent at {base}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(
+        f"{args.alarm_id}: {', '.join(result['transitions']) or 'no change'} -> {result['state']}"
+    )
+    return 0
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from .probe import ProbeError, format_table, probe
 
@@ -170,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "alarms" and args.action != "list" and not args.alarm_id:
+        parser.error(f"alarms {args.action} needs an alarm id")
     try:
         code: int = args.func(args)
     except (ConfigError, ProfileError) as exc:

@@ -30,6 +30,8 @@ from pydantic import (
 from device_profiles import DeviceEntry
 from device_profiles.loader import FieldProblem, ProfileError, problems_from, read_yaml
 
+from .interlocks.config import InterlocksConfig
+
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
 
 GIB = 1 << 30
@@ -92,6 +94,9 @@ class StatusConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8710, ge=0, le=65535)  # 0: any free port
     enabled: bool = True
+    # Alarm actions (ack, shelve, reset) over the status API need this operator token, read from
+    # the environment variable named here; without it the API is read-only.
+    operator_token_env: str | None = "HSE_EDGE_OPERATOR_TOKEN"  # noqa: S105  (a variable name, not a secret)
 
 
 class QualityConfig(_Model):
@@ -125,7 +130,8 @@ class PlantConfig(_Model):
     devices: list[DeviceEntry] = Field(default_factory=list)
     plcs: list[DeviceEntry] = Field(default_factory=list)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
-    rules: dict[str, Any] = Field(default_factory=dict)
+    rules: dict[str, Any] = Field(default_factory=dict)  # validated by edge_agent.rules
+    interlocks: InterlocksConfig = Field(default_factory=InterlocksConfig)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PlantConfig:

@@ -25,6 +25,9 @@ from device_profiles.loader import FieldProblem
 from protocols import ProtocolError, driver_class
 
 from .config import ConfigError, PlantConfig
+from .interlocks.conditions import point_of
+from .interlocks.config import AlarmLeaf, ExposureLeaf, FaultLeaf, ZoneAlarmLeaf, leaves
+from .rules import RuleEngine, RulesConfig, RulesConfigError, load_rules_config, rule_points
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class ResolvedPlant:
     limit_set: LimitSet
     devices: tuple[ResolvedDevice, ...]
     plcs: tuple[ResolvedDevice, ...]
+    rules: RulesConfig
 
     def point_id(self, device_id: str, point_id: str) -> str:
         return f"{self.config.plant_id}/{device_id}/{point_id}"
@@ -157,4 +161,107 @@ def resolve_plant(config: PlantConfig, *, file: str = "<config>") -> ResolvedPla
             )
     if problems or limit_set is None:
         raise ConfigError(file, problems)
-    return ResolvedPlant(config, catalog, limit_set, tuple(devices), tuple(plcs))
+    plant_points = [
+        (f"{config.plant_id}/{d.id}/{p.point_id}", d, p) for d in devices for p in d.points
+    ]
+    rules = _check_rules(config, plant_points, limit_set, problems)
+    _check_interlocks(config, plant_points, plcs, problems)
+    if problems or rules is None:
+        raise ConfigError(file, problems)
+    return ResolvedPlant(config, catalog, limit_set, tuple(devices), tuple(plcs), rules)
+
+
+def _check_rules(
+    config: PlantConfig,
+    points: list[tuple[str, ResolvedDevice, ResolvedPoint]],
+    limit_set: LimitSet,
+    problems: list[FieldProblem],
+) -> RulesConfig | None:
+    """Build the rule engine once: every rule error (H above HH, a deadband wider than a gap, a
+    limit outside the range, an unknown point) is found here, with its field path."""
+    try:
+        rules = load_rules_config(config.rules)
+        RuleEngine(rule_points(points), rules, limit_set, plant_id=config.plant_id)
+    except RulesConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+    return rules
+
+
+def _check_interlocks(
+    config: PlantConfig,
+    points: list[tuple[str, ResolvedDevice, ResolvedPoint]],
+    plcs: list[ResolvedDevice],
+    problems: list[FieldProblem],
+) -> None:
+    cfg = config.interlocks
+    point_ids = {pid for pid, _, _ in points}
+    zones = {d.entry.zone for _, d, _ in points if d.entry.zone}
+    plc_points = {(plc.id, p.point_id): p for plc in plcs for p in plc.points}
+    plc_ids = {plc.id for plc in plcs}
+
+    def plc_point(where: str, plc: str, point: str) -> None:
+        if plc not in plc_ids:
+            problems.append(
+                FieldProblem(
+                    f"{where}.plc", plc, f"not a PLC of this plant; plcs: {sorted(plc_ids)}"
+                )
+            )
+        elif (plc, point) not in plc_points:
+            known = sorted(p for c, p in plc_points if c == plc)
+            problems.append(
+                FieldProblem(
+                    f"{where}.point", point, f"PLC {plc!r} has no such point; points: {known}"
+                )
+            )
+        elif getattr(plc_points[(plc, point)].spec, "table", None) not in (None, "coil", "holding"):
+            problems.append(
+                FieldProblem(
+                    f"{where}.point", point, "is not writable (not a coil or holding register)"
+                )
+            )
+
+    for i, out in enumerate(cfg.outputs):
+        plc_point(f"interlocks.outputs[{i}]", out.plc, out.point)
+    if cfg.heartbeat is not None:
+        plc_point("interlocks.heartbeat", cfg.heartbeat.plc, cfg.heartbeat.point)
+    allowed = {(o.plc, o.point) for o in cfg.outputs}
+    conditions = [(f"interlocks.rules[{i}]", r.when, r.then) for i, r in enumerate(cfg.rules)]
+    conditions += [(f"interlocks.access[{i}]", a.when, a.deny) for i, a in enumerate(cfg.access)]
+    for where, when, action in conditions:
+        if (action.plc, action.point) not in allowed:
+            field = "then" if "rules" in where else "deny"
+            problems.append(
+                FieldProblem(
+                    f"{where}.{field}",
+                    f"{action.plc}/{action.point}",
+                    "is not listed in interlocks.outputs",
+                )
+            )
+        for leaf in leaves(when):
+            if isinstance(leaf, AlarmLeaf | ExposureLeaf | FaultLeaf):
+                ref = leaf.alarm if isinstance(leaf, AlarmLeaf) else (
+                    leaf.exposure if isinstance(leaf, ExposureLeaf) else leaf.fault)  # fmt: skip
+                if point_of(ref) not in point_ids:
+                    problems.append(
+                        FieldProblem(
+                            f"{where}.when",
+                            ref,
+                            "names no point of this plant (plant/device/point)",
+                        )
+                    )
+            elif isinstance(leaf, ZoneAlarmLeaf) and leaf.zone_alarm.zone not in zones:
+                problems.append(
+                    FieldProblem(
+                        f"{where}.when",
+                        leaf.zone_alarm.zone,
+                        f"no device is in this zone; zones: {sorted(zones)}",
+                    )
+                )
+    for i, access in enumerate(cfg.access):
+        if access.zone not in zones:
+            problems.append(
+                FieldProblem(
+                    f"interlocks.access[{i}].zone", access.zone, "no device is in this zone"
+                )
+            )

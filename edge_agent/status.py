@@ -8,7 +8,9 @@ and for a local Prometheus. Other routes (alarm actions) are added by the rules 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import hmac
+import os
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -85,14 +87,24 @@ class AgentCollector(Collector):
 
 
 class StatusServer:
-    def __init__(self, agent: Agent, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        operator_token: str | None = None,
+    ) -> None:
         self.agent = agent
+        self._operator_token = operator_token
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(AgentCollector(agent))
         routes: dict[tuple[str, str], Handler] = {
             ("GET", "/healthz"): self._healthz,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/status"): self._status,
+            ("GET", "/alarms"): self._alarms,
+            ("POST", "/alarms/action"): self._alarm_action,
         }
         self.http = HttpServer(routes, host=host, port=port)
 
@@ -121,6 +133,55 @@ class StatusServer:
     async def _status(self, _: Request) -> Response:
         return Response.json(self.snapshot())
 
+    async def _alarms(self, request: Request) -> Response:
+        safety = self.agent.safety
+        if safety is None:
+            return Response.error(503, "the safety engine is not running")
+        if request.query.get("all", ["0"])[0] in ("1", "true"):
+            return Response.json({"alarms": safety.alarm_rows()})
+        return Response.json(safety.snapshot())
+
+    async def _alarm_action(self, request: Request) -> Response:
+        """``{"action": "ack|shelve|unshelve|reset|suppress|...", "alarm_id", "actor", "reason", "shelve_s"}``."""
+        if self._operator_token is None:
+            return Response.error(
+                403, "alarm actions over the status API are off: the agent has no operator token"
+            )
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), self._operator_token.encode()):
+            return Response.error(
+                401, "a valid operator token is required (Authorization: Bearer ...)"
+            )
+        safety = self.agent.safety
+        if safety is None:
+            return Response.error(503, "the safety engine is not running")
+        try:
+            body = request.json()
+        except (ValueError, UnicodeDecodeError):
+            return Response.error(400, "body is not JSON")
+        problem = _check_action(body)
+        if problem:
+            return Response.error(422, problem)
+        from .rules import RulesError
+
+        until = None
+        if body.get("shelve_s") is not None:
+            until = safety.now() + float(body["shelve_s"])
+        try:
+            events = safety.act(body["action"], alarm_id=body["alarm_id"], actor=f"edge:{body['actor']}",
+                                reason=str(body.get("reason", "")), until=until)  # fmt: skip
+        except RulesError as exc:
+            return Response.error(409, str(exc))
+        except ValueError as exc:  # an unknown action name
+            return Response.error(422, str(exc))
+        return Response.json(
+            {
+                "ok": True,
+                "transitions": [e.transition for e in events],
+                "state": events[-1].state if events else None,
+            }
+        )
+
     def snapshot(self) -> dict[str, Any]:
         agent = self.agent
         cfg = agent.config
@@ -133,3 +194,25 @@ class StatusServer:
             "outbox": _asdict(agent.outbox.statistics()) if agent.outbox else None,
             "sync": _asdict(agent.sync.statistics()) if agent.sync else None,
         }
+
+
+def _check_action(body: Any) -> str | None:
+    if not isinstance(body, Mapping):
+        return "body must be a JSON object"
+    for key in ("action", "alarm_id", "actor"):
+        if not isinstance(body.get(key), str) or not body[key]:
+            return f"field {key!r} is required (a non-empty string)"
+    shelve_s = body.get("shelve_s")
+    if shelve_s is not None and (
+        not isinstance(shelve_s, int | float) or not 0 < shelve_s <= 7 * 86400
+    ):
+        return f"shelve_s={shelve_s!r} must be a number of seconds in (0, 604800]"
+    return None
+
+
+def operator_token(env_name: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if env is None else env
+    return env.get(env_name) or None if env_name else None
+
+
+__all__ = ["AgentCollector", "StatusServer", "operator_token"]

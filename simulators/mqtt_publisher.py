@@ -118,7 +118,6 @@ class MqttSimPublisher:
         self.published = 0
         self.connects = 0
         self._task: asyncio.Task[None] | None = None
-        self._round = asyncio.Event()
 
     async def __aenter__(self) -> MqttSimPublisher:
         await self.start()
@@ -141,12 +140,6 @@ class MqttSimPublisher:
             self._task.cancel()
             await asyncio.wait([self._task])
             self._task = None
-
-    async def wait_round(self, timeout_s: float = 10.0) -> None:
-        """Wait until the next full round of messages has been acknowledged by the broker."""
-        self._round.clear()
-        async with asyncio.timeout(timeout_s):
-            await self._round.wait()
 
     async def _run(self) -> None:
         delay = 0.2
@@ -180,7 +173,6 @@ class MqttSimPublisher:
             for topic, payload in device_messages(device, self.timestamp_format):
                 await client.publish(topic, payload, qos=1)
                 self.published += 1
-        self._round.set()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +37,7 @@ from tenacity import AsyncRetrying, wait_random_exponential
 
 from protocols.driver import Timeouts
 from protocols.errors import ConfigError, ConnectError, ProtocolError, WriteError
+from protocols.point_states import PointStates
 from protocols.sample_queue import SampleQueue
 from protocols.stats import RateMeter
 from protocols.types import DriverStatistics, Quality, Sample, Value
@@ -85,7 +87,10 @@ class MqttDriver:
         self._lock = asyncio.Lock()
         self._closed = False
         self._queue = SampleQueue(options.queue_size)
-        self._point_state: dict[str, str] = {}
+        # the connection loss is logged once for all points, not once per point
+        self._states = PointStates(
+            self._log, "mqtt", quiet_reasons=frozenset({"mqtt.disconnected"})
+        )
         self._errors_by_reason: Counter[str] = Counter()
         self._messages = RateMeter()
         self._values = RateMeter()
@@ -111,6 +116,8 @@ class MqttDriver:
         reconnecting by itself, until ``close``."""
         if self._closed:
             raise ConnectError(f"{self.options.url}: driver is closed", retriable=False)
+        if self._session is not None:
+            return  # connected once: the session task keeps (or gets) the connection back
         async with self._lock:
             if self._client is not None:
                 return
@@ -280,20 +287,8 @@ class MqttDriver:
         self._values.add()
         if sample.quality is Quality.BAD and sample.reason:
             self._errors_by_reason[sample.reason] += 1
-        self._track(sample)
+        self._states.update(sample)
         self._queue.put(sample)
-
-    def _track(self, sample: Sample) -> None:
-        """Log a point going bad (or changing reason) and coming back, once each."""
-        state = "good" if sample.quality is not Quality.BAD else (sample.reason or "bad")
-        previous = self._point_state.get(sample.key)
-        self._point_state[sample.key] = state
-        if state == previous or (previous is None and state == "good"):
-            return
-        if state == "good":
-            self._log.info("mqtt.point_back", point=sample.key)
-        elif state != "mqtt.disconnected":  # the connection loss is logged once, not per point
-            self._log.warning("mqtt.point_bad", point=sample.key, reason=state)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -333,7 +328,7 @@ class MqttDriver:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise WriteError(f"{where}: {value!r} is not a number", retriable=False)
         raw = (float(value) - point.offset) / point.scale
-        if raw != raw or raw in (float("inf"), float("-inf")):
+        if not math.isfinite(raw):
             raise WriteError(f"{where}: {value!r} is not a finite number", retriable=False)
         if point.payload is PayloadFormat.NUMBER:
             return json.dumps(raw).encode()
@@ -374,6 +369,6 @@ class MqttDriver:
                 "errors_by_reason": dict(self._errors_by_reason),
                 "queue": asdict(queue),
                 "subscribed_points": len(self._points),
-                "bad_points": sorted(k for k, s in self._point_state.items() if s != "good"),
+                "bad_points": self._states.bad_points(),
             },
         )

@@ -33,6 +33,7 @@ from tenacity import AsyncRetrying, wait_random_exponential
 
 from protocols.driver import Timeouts
 from protocols.errors import ConfigError, ConnectError, ProtocolError, WriteError
+from protocols.point_states import PointStates
 from protocols.sample_queue import SampleQueue
 from protocols.stats import RateMeter
 from protocols.types import DriverStatistics, Quality, Sample, Value
@@ -97,7 +98,7 @@ class OpcUaDriver:
         self._subscription: PointSubscription | None = None
         self._queue = SampleQueue(options.queue_size)
         self._data_types: dict[str, ua.VariantType] = {}
-        self._point_state: dict[str, str] = {}  # key -> "good" or the last bad reason
+        self._states = PointStates(self._log, "opcua")
         self._requests = RateMeter()
         self._values = RateMeter()
         self._errors = 0
@@ -122,6 +123,8 @@ class OpcUaDriver:
         """
         if self._closed:
             raise ConnectError(f"{self.options.endpoint}: driver is closed", retriable=False)
+        if self._supervisor is not None:
+            return  # connected once: the supervisor keeps (or gets) the connection back
         async with self._lock:
             if self._client is not None:
                 return
@@ -282,7 +285,7 @@ class OpcUaDriver:
         samples = [sample_from(p, dv, received) for p, dv in zip(points, results, strict=True)]
         self._values.add(len(samples))
         for sample in samples:
-            self._track(sample)
+            self._states.update(sample)
         return samples
 
     def _all_bad(self, points: Sequence[OpcUaPoint], code: int) -> list[Sample]:
@@ -337,20 +340,8 @@ class OpcUaDriver:
 
     def _deliver(self, sample: Sample) -> None:
         self._values.add()
-        self._track(sample)
+        self._states.update(sample)
         self._queue.put(sample)
-
-    def _track(self, sample: Sample) -> None:
-        """Log a point going bad (or changing reason) and coming back, once each."""
-        state = "good" if sample.quality is not Quality.BAD else (sample.reason or "bad")
-        previous = self._point_state.get(sample.key)
-        self._point_state[sample.key] = state
-        if state == previous or (previous is None and state == "good"):
-            return
-        if state == "good":
-            self._log.info("opcua.point_back", point=sample.key)
-        else:
-            self._log.warning("opcua.point_bad", point=sample.key, reason=state)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -454,6 +445,6 @@ class OpcUaDriver:
                 "dropped": queue.dropped,
                 "queue": asdict(queue),
                 "subscribed_points": len(self._points),
-                "bad_points": sorted(k for k, s in self._point_state.items() if s != "good"),
+                "bad_points": self._states.bad_points(),
             },
         )

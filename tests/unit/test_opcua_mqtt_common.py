@@ -8,6 +8,7 @@ import pytest
 
 from protocols import ConfigError, Quality, Sample
 from protocols.driver_options import OptionReader, Secret
+from protocols.point_states import PointStates
 from protocols.sample_queue import SampleQueue
 
 
@@ -98,3 +99,42 @@ def test_option_reader_finish_lists_known_options() -> None:
         match=r"unknown option 'colour' \(did you mean 'color'\?\); known options: color, qos",
     ):
         read.finish()
+
+
+class RecordingLog:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, object]]] = []
+
+    def info(self, event: str, **kw: object) -> None:
+        self.lines.append(("info", event, kw))
+
+    def warning(self, event: str, **kw: object) -> None:
+        self.lines.append(("warning", event, kw))
+
+
+def test_point_states_log_each_change_once() -> None:
+    log = RecordingLog()
+    states = PointStates(log, "x", quiet_reasons=frozenset({"x.gone"}))
+
+    def feed(key: str, reason: str | None) -> None:
+        quality = Quality.GOOD if reason is None else Quality.BAD
+        states.update(Sample(key, None, quality, 0.0, reason=reason))
+
+    for key, reason in [
+        ("a", None),  # first good: silent
+        ("a", "x.r1"),  # bad: logged
+        ("a", "x.r1"),  # same: silent
+        ("a", "x.r2"),  # new reason: logged
+        ("a", None),  # back: logged
+        ("b", "x.gone"),  # quiet reason: tracked, not logged
+        ("b", None),  # back: logged
+        ("c", "x.gone"),
+    ]:
+        feed(key, reason)
+    assert [(level, event, kw.get("reason")) for level, event, kw in log.lines] == [
+        ("warning", "x.point_bad", "x.r1"),
+        ("warning", "x.point_bad", "x.r2"),
+        ("info", "x.point_back", None),
+        ("info", "x.point_back", None),
+    ]
+    assert states.bad_points() == ["c"]

@@ -82,8 +82,9 @@ def make_client(opts: MqttOptions, timeouts: Timeouts) -> tuple[aiomqtt.Client, 
         max_queued_incoming_messages=opts.queue_size,
         tls_context=opts.ssl_context,
     )
-    # Bound the blocking TCP/TLS connect in paho's executor thread by our connect timeout.
-    client._client.connect_timeout = timeouts.connect_s
+    # Bound the blocking TCP/TLS connect in paho's executor thread inside our connect timeout,
+    # so that thread has finished (and any socket is registered) before we give up on it.
+    client._client.connect_timeout = timeouts.connect_s * 0.8
     return client, queue_holder[0]
 
 

@@ -126,6 +126,13 @@ class MqttDriver:
         self._session = asyncio.create_task(
             self._run_session(), name=f"mqtt.session[{self.options.label}]"
         )
+        self._session.add_done_callback(self._session_ended)
+
+    def _session_ended(self, task: asyncio.Task[None]) -> None:
+        # Only close() should end the session task; anything else is a bug that stops receiving.
+        if not task.cancelled() and task.exception() is not None:
+            self._record_error(f"session task crashed: {task.exception()!r}")
+            self._log.error("mqtt.session_crashed", error=repr(task.exception()))
 
     async def _establish(self) -> None:
         client, incoming = await open_client(self.options, self.timeouts)

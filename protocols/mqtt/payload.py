@@ -45,11 +45,6 @@ class PayloadProblem(Exception):
         self.reason = reason
 
 
-def _reject_constant(name: str) -> Any:
-    # json accepts NaN / Infinity literals; keep them as floats and refuse them per point.
-    return float(name)
-
-
 def parse_json(payload: bytes) -> Any:
     """The JSON document in ``payload``; raises ``PayloadProblem``."""
     try:
@@ -57,7 +52,8 @@ def parse_json(payload: bytes) -> Any:
     except UnicodeDecodeError:
         raise PayloadProblem("mqtt.payload.not_utf8", "payload is not UTF-8 text") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        # json reads the NaN / Infinity literals as floats; as_number refuses them per point.
+        return json.loads(text)
     except ValueError as exc:
         raise PayloadProblem("mqtt.payload.not_json", f"payload is not JSON: {exc}") from None
 

@@ -48,10 +48,11 @@ from .subscription import PointSubscription
 
 @dataclass(frozen=True)
 class OpcUaReadPlan:
-    """Points to read, with their node ids parsed once."""
+    """Points to read, with their node ids parsed and their ReadValueIds built once."""
 
     points: tuple[OpcUaPoint, ...]
     node_ids: tuple[ua.NodeId, ...]
+    read_ids: tuple[ua.ReadValueId, ...]
 
 
 def parse_node_id(point: OpcUaPoint) -> ua.NodeId:
@@ -134,6 +135,13 @@ class OpcUaDriver:
             self._supervisor = asyncio.create_task(
                 self._supervise(), name=f"opcua.session[{self.options.label}]"
             )
+            self._supervisor.add_done_callback(self._supervisor_ended)
+
+    def _supervisor_ended(self, task: asyncio.Task[None]) -> None:
+        # Only close() should end the supervisor; anything else is a bug that stops reconnecting.
+        if not task.cancelled() and task.exception() is not None:
+            self._record_error(f"session supervisor crashed: {task.exception()!r}")
+            self._log.error("opcua.supervisor_crashed", error=repr(task.exception()))
 
     async def _establish(self) -> None:
         generation = self._generation + 1
@@ -241,7 +249,11 @@ class OpcUaDriver:
     def plan(self, points: Sequence[Any]) -> OpcUaReadPlan:
         """Check the points and parse their node ids once; ``ConfigError`` names a bad one."""
         checked = _as_points(points)
-        return OpcUaReadPlan(tuple(checked), tuple(parse_node_id(p) for p in checked))
+        node_ids = tuple(parse_node_id(p) for p in checked)
+        read_ids = tuple(
+            ua.ReadValueId(NodeId=node_id, AttributeId=AttributeIds.Value) for node_id in node_ids
+        )
+        return OpcUaReadPlan(tuple(checked), node_ids, read_ids)
 
     async def read(self, plan: OpcUaReadPlan) -> list[Sample]:
         """One sample per planned point, from as few Read requests as ``max_nodes_per_read`` allows."""
@@ -252,18 +264,16 @@ class OpcUaDriver:
         samples: list[Sample] = []
         for start in range(0, len(plan.points), size):
             points = plan.points[start : start + size]
-            node_ids = plan.node_ids[start : start + size]
-            samples.extend(await self._read_chunk(client, points, node_ids))
+            read_ids = plan.read_ids[start : start + size]
+            samples.extend(await self._read_chunk(client, points, read_ids))
         return samples
 
     async def _read_chunk(
-        self, client: Client, points: Sequence[OpcUaPoint], node_ids: Sequence[ua.NodeId]
+        self, client: Client, points: Sequence[OpcUaPoint], read_ids: Sequence[ua.ReadValueId]
     ) -> list[Sample]:
         params = ua.ReadParameters()
         params.TimestampsToReturn = ua.TimestampsToReturn.Both
-        params.NodesToRead = [
-            ua.ReadValueId(NodeId=node_id, AttributeId=AttributeIds.Value) for node_id in node_ids
-        ]
+        params.NodesToRead = list(read_ids)
         self._requests.add()
         try:
             async with asyncio.timeout(self.timeouts.io_s):

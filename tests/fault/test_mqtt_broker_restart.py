@@ -63,13 +63,18 @@ async def test_driver_reconnects_and_resubscribes_after_a_broker_restart(broker:
         await collector.stop()
 
 
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 async def test_persistent_session_keeps_qos1_messages_while_away_even_across_a_broker_restart(
-    persistent_broker: Broker,
+    persistent_broker: Broker, protocol: str
 ) -> None:
     broker = persistent_broker
     topic = f"{uuid.uuid4().hex[:8]}/sensor"
     points = [MqttPoint(key="v", topic=topic, field="data.v", qos=1)]
-    options = {"client_id": f"persist-{uuid.uuid4().hex[:6]}", "reconnect_initial_s": 0.1}
+    options = {
+        "client_id": f"persist-{uuid.uuid4().hex[:6]}",
+        "reconnect_initial_s": 0.1,
+        "protocol": protocol,  # 3.1.1: clean_session=0; 5: clean_start=0 + session expiry
+    }
 
     first = MqttDriver.from_url(broker.url, timeouts=TIMEOUTS, **options)
     await first.subscribe(points)

@@ -145,10 +145,18 @@ class MqttDriver:
             raise translate(exc, self.options, "subscribe") from exc
         self._client, self._incoming = client, incoming
 
-    async def _subscribe_all(self, client: aiomqtt.Client) -> None:
+    def _filters(self) -> dict[str, int]:
+        """Each distinct topic filter of the points, at the highest QoS a point asks for it."""
         filters: dict[str, int] = {}
         for point in self._points.values():
             filters[point.topic] = max(filters.get(point.topic, 0), point.qos)
+        return filters
+
+    async def _subscribe_all(
+        self, client: aiomqtt.Client, filters: dict[str, int] | None = None
+    ) -> None:
+        """SUBSCRIBE ``filters`` (default: every point's) in one packet; refusals become samples."""
+        filters = self._filters() if filters is None else filters
         if not filters:
             return
         async with asyncio.timeout(self.timeouts.io_s):
@@ -249,14 +257,17 @@ class MqttDriver:
         """Add (or replace, by key) points; subscribes at once if connected."""
         checked = _as_points(points)
         async with self._lock:
+            before = self._filters()
             for point in checked:
                 self._points[point.key] = point
             self._topic_points.clear()
             client = self._client
             if client is None:
                 return
+            # Only new filters (or a raised QoS): re-subscribing would replay retained messages.
+            changed = {t: q for t, q in self._filters().items() if before.get(t, -1) < q}
             try:
-                await self._subscribe_all(client)
+                await self._subscribe_all(client, changed)
             except (aiomqtt.MqttError, TimeoutError) as exc:
                 raise translate(exc, self.options, "subscribe") from exc
 

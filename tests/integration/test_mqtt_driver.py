@@ -201,3 +201,24 @@ async def test_write_when_not_connected_is_retriable(broker: Broker) -> None:
         await driver.write(MqttPoint(key="sp", topic="a/b", field="x"), 1.0)
     assert error.value.retriable is True
     await driver.close()
+
+
+async def test_subscribing_after_connect_adds_filters_without_replaying_retained(
+    broker: Broker,
+) -> None:
+    site = uuid.uuid4().hex[:8]
+    await publish(broker.host, broker.port, [(f"{site}/b", b"5.0")], retain=True)
+    first = MqttPoint(key="a", topic=f"{site}/a", payload=PayloadFormat.NUMBER)
+    second = MqttPoint(key="b1", topic=f"{site}/b", payload=PayloadFormat.NUMBER)
+    third = MqttPoint(key="b2", topic=f"{site}/b", payload=PayloadFormat.NUMBER)
+    async with running(broker.url, [first]) as (driver, collector):
+        await driver.subscribe([second])
+        (retained,) = await collector.wait_for(key_is("b1"))
+        assert retained.value == 5.0
+        await driver.subscribe([third])  # same filter: no new SUBSCRIBE, so no replay
+        await publish(broker.host, broker.port, [(f"{site}/b", b"6.0")])
+        await collector.wait_for(key_is("b1"), count=2)
+        (fresh,) = await collector.wait_for(key_is("b2"))
+        assert fresh.value == 6.0
+        assert [s.value for s in collector.matching(key_is("b1"))] == [5.0, 6.0]
+        assert [s.value for s in collector.matching(key_is("b2"))] == [6.0]

@@ -98,6 +98,8 @@ def driver_spec(profile: DeviceProfile, point: PointProfile, entry: DeviceEntry)
             sampling_interval_ms=ua.sampling_interval_ms,
             deadband_type=ua.deadband_type,
             deadband=ua.deadband,
+            scale=override.scale if override and override.scale is not None else ua.scale,
+            offset=override.offset if override and override.offset is not None else ua.offset,
         )
     mq = point.mqtt
     assert mq is not None
@@ -108,6 +110,8 @@ def driver_spec(profile: DeviceProfile, point: PointProfile, entry: DeviceEntry)
         field=mq.field,
         timestamp_field=mq.timestamp_field,
         qos=mq.qos,
+        scale=override.scale if override and override.scale is not None else mq.scale,
+        offset=override.offset if override and override.offset is not None else mq.offset,
     )
 
 

@@ -25,7 +25,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         func = getattr(item, "function", None)
         if func is not None and inspect.iscoroutinefunction(func):
-            item.fixturenames.append("_no_task_leak")  # type: ignore[attr-defined]
+            # First in, last out: the task check runs after every other async fixture is torn
+            # down, and the thread check after the event loop (and its executor) is closed.
+            names = item.fixturenames  # type: ignore[attr-defined]
+            if "_no_thread_leak" in names:
+                names.remove("_no_thread_leak")
+            names[:0] = ["_no_thread_leak", "_no_task_leak"]
 
 
 @pytest.fixture

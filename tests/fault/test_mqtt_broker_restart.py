@@ -49,7 +49,7 @@ async def test_driver_reconnects_and_resubscribes_after_a_broker_restart(broker:
 
         await asyncio.to_thread(broker.start)
         async with asyncio.timeout(15):
-            while not driver.statistics().connected:  # noqa: ASYNC110  (a counter, no event)
+            while not driver.statistics().connected:
                 await asyncio.sleep(0.05)
         await publish(broker.host, broker.port, [(topic, message(2.0))])
         (back,) = await collector.wait_for(lambda s: s.value == 2.0)

@@ -103,7 +103,7 @@ async def test_embedded_broker_process_killed_and_restarted(tmp_path: Path) -> N
         )
         await asyncio.to_thread(wait_port, port, 20.0)
         async with asyncio.timeout(15):
-            while not driver.statistics().connected:  # noqa: ASYNC110  (a flag, no event)
+            while not driver.statistics().connected:
                 await asyncio.sleep(0.05)
         await publish("127.0.0.1", port, [("site/dust-9/noise", b"72.0")])
         await collector.wait_for(lambda s: s.value == 72.0)

@@ -40,7 +40,7 @@ async def wait_until(
 ) -> None:
     """Poll the collected samples (bounded): the collector has no event to wait on."""
     async with asyncio.timeout(timeout_s):
-        while not predicate(samples):  # noqa: ASYNC110  (a plain list, filled by another task)
+        while not predicate(samples):
             await asyncio.sleep(0.02)
 
 

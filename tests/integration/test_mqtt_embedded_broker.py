@@ -203,7 +203,7 @@ async def test_driver_through_the_embedded_broker_and_its_restart() -> None:
         broker = MqttBroker(port=port)
         await broker.start()
         async with asyncio.timeout(10):
-            while not driver.statistics().connected:  # noqa: ASYNC110  (a flag, no event)
+            while not driver.statistics().connected:
                 await asyncio.sleep(0.05)
         await publish(
             "127.0.0.1", port, [(topic, json.dumps({"ts": 1715000001, "pm10": 41, "pm25": 16}))]

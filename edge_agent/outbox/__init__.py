@@ -1,0 +1,35 @@
+"""The edge agent's outbox: SQLite store-and-forward with one monotonic seq per agent.
+
+See :mod:`edge_agent.outbox.store` for what it promises, :mod:`.quota` for how it keeps its disk
+quota, :mod:`.seqmark` for why seqs survive a corrupt file, and :mod:`.errors` for the exception
+tree.
+"""
+
+from .errors import (
+    InvalidRecordError,
+    OutboxClosedError,
+    OutboxError,
+    OutboxLockedError,
+    OutboxSchemaError,
+    OutboxStorageError,
+)
+from .pending import PendingBatch
+from .quota import REASON_AGGREGATED, REASON_DROPPED
+from .stats import OutboxStats
+from .store import KIND_QUARANTINE, KIND_RESET, Outbox
+
+__all__ = [
+    "KIND_QUARANTINE",
+    "KIND_RESET",
+    "REASON_AGGREGATED",
+    "REASON_DROPPED",
+    "InvalidRecordError",
+    "Outbox",
+    "OutboxClosedError",
+    "OutboxError",
+    "OutboxLockedError",
+    "OutboxSchemaError",
+    "OutboxStats",
+    "OutboxStorageError",
+    "PendingBatch",
+]

@@ -13,10 +13,12 @@ from .errors import (
     OutboxSchemaError,
     OutboxStorageError,
 )
+from .integrity import KIND_RESET
 from .pending import PendingBatch
+from .quarantine import KIND_QUARANTINE
 from .quota import REASON_AGGREGATED, REASON_DROPPED
 from .stats import OutboxStats
-from .store import KIND_QUARANTINE, KIND_RESET, Outbox
+from .store import Outbox
 
 __all__ = [
     "KIND_QUARANTINE",

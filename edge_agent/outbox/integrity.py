@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import aiosqlite
+
+from edge_agent.records import EventRecord
+from protocols.sync import EventCategory, Priority
 
 from .errors import OutboxLockedError, OutboxStorageError
 from .schema import CONNECTION_PRAGMAS, DDL, FRESH_FILE_PRAGMAS, TEMP_DDL
@@ -25,6 +29,7 @@ _SQLITE_LOCKED: Final = 6
 _SQLITE_CORRUPT: Final = 11
 _SQLITE_NOTADB: Final = 26
 _COMPANIONS: Final = ("-wal", "-shm", "-journal")
+KIND_RESET: Final = "system.outbox_reset"
 
 
 class CorruptOutboxError(Exception):
@@ -131,3 +136,25 @@ def _translate(exc: sqlite3.Error, path: Path) -> Exception:
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return OutboxLockedError(f"outbox file {path} is held by another process: {exc}")
     return OutboxStorageError(f"cannot open outbox file {path}: {exc}")
+
+
+def reset_event(moved: MovedFile, *, floor: int, now: float) -> EventRecord:
+    """The ``system.outbox_reset`` event: where the old file went, and why."""
+    where = ", ".join(str(p) for p in moved.paths)
+    return EventRecord(
+        event_id=uuid.uuid4().hex,
+        category=EventCategory.SYSTEM,
+        kind=KIND_RESET,
+        transition="occurred",
+        ts=now,
+        priority=Priority.HIGH,
+        message=(
+            f"the outbox file failed its integrity check ({moved.reason}); it was moved to"
+            f" {where} for recovery and a fresh outbox was started"
+        )[:2000],
+        details={
+            "moved_to": [str(p) for p in moved.paths],
+            "reason": moved.reason[:1000],
+            "seq_floor": floor,
+        },
+    )

@@ -22,7 +22,9 @@ import aiosqlite
 
 from .codec import Stream, gap_body
 from .errors import InvalidRecordError
-from .schema import KIND_GAP
+from .schema import KIND_GAP, META_SEQ_RESERVED
+from .seqmark import SeqAllocator
+from .state import put_meta
 
 REASON_AGGREGATED: Final = "outbox.quota.aggregated"
 REASON_DROPPED: Final = "outbox.quota.dropped"
@@ -144,3 +146,50 @@ def _gap_rows(
             )
         rows.append((first + i, KIND_GAP, now, body))
     return rows
+
+
+async def thin_once(
+    db: aiosqlite.Connection,
+    *,
+    need_bytes: int,
+    streams: Mapping[int, Stream],
+    seqs: SeqAllocator,
+    counters: Mapping[str, int],
+    now: float,
+) -> tuple[ThinningStep, dict[str, int]] | None:
+    """One step in its own durable transaction (its gap records are events), then a checkpoint
+    so the WAL gives its bytes back. Returns the step and the new counters; ``None`` if nothing
+    is left to thin."""
+    options: dict[str, Any] = {
+        # A raw row frees ~24 bytes net of its share of an aggregate.
+        "limit_rows": max(1_000, min(500_000, need_bytes // 24 + 1)),
+        "streams": streams,
+        "allocate": seqs.allocate,
+        "now": now,
+    }
+    await db.execute("PRAGMA synchronous=FULL")
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            step = await aggregate_oldest(db, **options)
+            if step is None:
+                step = await drop_oldest_aggregates(db, **options)
+            if step is None:
+                await db.execute("ROLLBACK")
+                return None
+            await db.executemany(
+                "INSERT INTO events(seq, kind, ts, body) VALUES (?, ?, ?, ?)", step.gap_rows
+            )
+            new_counters = dict(counters)
+            new_counters["gaps_total"] += len(step.gap_rows)
+            new_counters["degraded_readings"] += step.readings_aggregated
+            new_counters["dropped_readings"] += step.readings_dropped
+            await put_meta(db, {**new_counters, META_SEQ_RESERVED: seqs.reserved_through})
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    finally:
+        await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return step, new_counters

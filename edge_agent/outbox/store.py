@@ -28,44 +28,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import sqlite3
 import time
-import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Self, TypeVar
 
 import aiosqlite
 import structlog
-from pydantic import ValidationError
 
 from edge_agent.records import EventRecord, ReadingRecord
 from protocols.sync import (
     AlarmEvent,
-    EventCategory,
     Gap,
     Lane,
-    Priority,
     Reading,
     ReadingAggregate,
-    seq_ranges,
 )
 
-from . import codec, quota
-from .errors import OutboxClosedError, OutboxSchemaError, OutboxStorageError
-from .integrity import CorruptOutboxError, MovedFile, connect_checked, move_aside
+from . import codec, lanes, quota, state
+from . import quarantine as quarantine_table
+from .errors import OutboxClosedError, OutboxStorageError
+from .integrity import CorruptOutboxError, MovedFile, connect_checked, move_aside, reset_event
 from .pending import PendingBatch, Record
 from .schema import (
     COUNTER_KEYS,
     KIND_COMMAND_RESULT,
     KIND_EVENT,
     KIND_GAP,
-    META_SCHEMA_VERSION,
     META_SEQ_RESERVED,
     QUALITY_CODE,
-    SCHEMA_VERSION,
 )
 from .seqmark import SeqAllocator, read_mark, side_file_for
 from .stats import OutboxStats
@@ -76,57 +68,11 @@ T = TypeVar("T")
 Row = tuple[Any, ...]
 Statement = tuple[str, tuple[Any, ...]]
 
-KIND_RESET: Final = "system.outbox_reset"
-KIND_QUARANTINE: Final = "system.sync_quarantine"
 
 _ROW_BYTES: Final = 40  # a reading row on disk, with B-tree overhead (measured ~32)
 _HIGH_WATER: Final = 0.90  # thin when the store passes this share of the quota...
 _LOW_WATER: Final = 0.70  # ...down to this share, so thinning runs rarely and in big steps
 _MIN_QUOTA_BYTES: Final = 256 * 1024
-_KEPT_COMMAND_IDS: Final = 10_000
-_LIVE_SCAN_ROWS: Final = 200_000
-_EVENT_LANE_KINDS: Final = {
-    KIND_EVENT: "events",
-    KIND_GAP: "gaps",
-    KIND_COMMAND_RESULT: "command_results",
-}
-
-# Lane queries. "Not in flight" = not in temp.inflight; every one reads in seq order.
-_SELECT_EVENTS: Final = (
-    "SELECT seq, kind, body FROM events"
-    " WHERE seq NOT IN (SELECT seq FROM temp.inflight) ORDER BY seq LIMIT ?"
-)
-_SELECT_AGGREGATES: Final = (
-    "SELECT seq, stream, from_ts, to_ts, count, min, max, mean, quality FROM aggregates"
-    " WHERE seq NOT IN (SELECT seq FROM temp.inflight) ORDER BY seq LIMIT ?"
-)
-# Live: at or above the live floor and received within the window.
-_SELECT_LIVE: Final = (
-    "SELECT seq, stream, value, quality, reason, source_ts, received_ts FROM readings"
-    " WHERE seq >= ? AND received_ts >= ? AND seq NOT IN (SELECT seq FROM temp.inflight)"
-    " ORDER BY seq LIMIT ?"
-)
-# Backlog: below the live floor, then anything above it that aged out of the window; together
-# with the live query this covers every reading whatever the clock did.
-_SELECT_OLD: Final = (
-    "SELECT seq, stream, value, quality, reason, source_ts, received_ts FROM readings"
-    " WHERE seq < ? AND seq NOT IN (SELECT seq FROM temp.inflight) ORDER BY seq LIMIT ?"
-)
-_SELECT_AGED: Final = (
-    "SELECT seq, stream, value, quality, reason, source_ts, received_ts FROM readings"
-    " WHERE seq >= ? AND received_ts < ? AND seq NOT IN (SELECT seq FROM temp.inflight)"
-    " ORDER BY seq LIMIT ?"
-)
-# An ack deletes only records in flight: a stray range can never delete an unsent record.
-_ACK_READINGS: Final = (
-    "DELETE FROM readings WHERE seq BETWEEN ? AND ? AND seq IN (SELECT seq FROM temp.inflight)"
-)
-_ACK_AGGREGATES: Final = (
-    "DELETE FROM aggregates WHERE seq BETWEEN ? AND ? AND seq IN (SELECT seq FROM temp.inflight)"
-)
-_ACK_EVENTS: Final = (
-    "DELETE FROM events WHERE seq BETWEEN ? AND ? AND seq IN (SELECT seq FROM temp.inflight)"
-)
 
 _log = structlog.get_logger("edge_agent.outbox")
 
@@ -165,9 +111,10 @@ class Outbox:
         self._stream_ids: dict[codec.Stream, int] = {}
         self._streams: dict[int, codec.Stream] = {}
         self._by_point: dict[str, tuple[str, str, int]] = {}
-        # (first seq of a commit, newest received_ts in it): where the live lane starts.
-        self._live_marks: deque[tuple[int, float]] = deque()
-        self._counts = dict.fromkeys(("readings", "aggregates", *_EVENT_LANE_KINDS.values()), 0)
+        self._live_marks = lanes.LiveMarks()
+        self._counts = dict.fromkeys(
+            ("readings", "aggregates", *state.EVENT_LANE_KINDS.values()), 0
+        )
         self._counters = dict.fromkeys(COUNTER_KEYS, 0)
         self._in_flight = 0
         self._oldest_unsent_ts: float | None = None
@@ -421,7 +368,7 @@ class Outbox:
         """
         self._ensure_open()
         items = [(r.seq, _kind_of(r), r.model_dump_json()) for r in pending.records()]
-        notify = any(not _is_quarantine_notice(r) for r in pending.records())
+        notify = any(not quarantine_table.is_notice(r) for r in pending.records())
         async with self._lock:
             return await self._atomically(lambda: self._quarantine(items, reason, notify=notify))
 
@@ -548,12 +495,12 @@ class Outbox:
         now = self._clock()
         if rows:
             self._counts["readings"] += len(rows)
-            self._live_marks.append((rows[0][0], newest))
+            self._live_marks.note(rows[0][0], newest)
             if self._oldest_unsent_ts is None:
                 self._oldest_unsent_ts = min(r[6] for r in rows)
         for seq_, kind, ts, _body in event_rows:
             del seq_
-            self._counts[_EVENT_LANE_KINDS[kind]] += 1
+            self._counts[state.EVENT_LANE_KINDS[kind]] += 1
             if self._oldest_unsent_ts is None or ts < self._oldest_unsent_ts:
                 self._oldest_unsent_ts = ts
         if rows or event_rows:
@@ -594,10 +541,11 @@ class Outbox:
                     )
                 for sql, params in extra:
                     await db.execute(sql, params)
+                meta: dict[str, object] = dict(new_counters) if counters else {}
                 if self._seqs.meta_dirty:
-                    await self._put_meta(META_SEQ_RESERVED, str(reserved))
-                if counters:
-                    await self._put_counters(new_counters)
+                    meta[META_SEQ_RESERVED] = reserved
+                if meta:
+                    await state.put_meta(db, meta)
                 await db.execute("COMMIT")
             except BaseException:
                 await db.execute("ROLLBACK")
@@ -609,30 +557,8 @@ class Outbox:
             self._seqs.meta_dirty = False
         self._counters = new_counters
 
-    async def _put_meta(self, key: str, value: str) -> None:
-        await self._db.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    async def _put_counters(self, values: Mapping[str, int]) -> None:
-        for key, value in values.items():
-            await self._put_meta(key, str(value))
-
     async def _measure(self) -> int:
-        """Bytes really used: live pages plus the WAL (the quota counts both)."""
-        async with self._db.execute(
-            "SELECT p.page_count, f.freelist_count, s.page_size"
-            " FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s"
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        try:  # one stat of a local file: microseconds, not worth a thread hop
-            wal_bytes = os.stat(f"{self._path}-wal").st_size
-        except FileNotFoundError:
-            wal_bytes = 0
-        return int((row[0] - row[1]) * row[2]) + wal_bytes
+        return await state.bytes_used(self._db, self._path)
 
     async def _make_room(self, incoming: int) -> None:
         """Thin old readings until the store plus ``incoming`` bytes is under the low-water mark."""
@@ -657,42 +583,17 @@ class Outbox:
         self._bytes_used = used
 
     async def _thin_once(self, need_bytes: int) -> quota.ThinningStep | None:
-        db = self._db
-        limit = max(1_000, min(500_000, need_bytes // 24 + 1))
-        now = self._clock()
-        options: dict[str, Any] = {
-            "limit_rows": limit,
-            "streams": self._streams,
-            "allocate": self._seqs.allocate,
-            "now": now,
-        }
-        await db.execute("PRAGMA synchronous=FULL")  # the step's gap records are events
-        try:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                step = await quota.aggregate_oldest(db, **options)
-                if step is None:
-                    step = await quota.drop_oldest_aggregates(db, **options)
-                if step is None:
-                    await db.execute("ROLLBACK")
-                    return None
-                await db.executemany(
-                    "INSERT INTO events(seq, kind, ts, body) VALUES (?, ?, ?, ?)", step.gap_rows
-                )
-                counters = dict(self._counters)
-                counters["gaps_total"] += len(step.gap_rows)
-                counters["degraded_readings"] += step.readings_aggregated
-                counters["dropped_readings"] += step.readings_dropped
-                await self._put_counters(counters)
-                await self._put_meta(META_SEQ_RESERVED, str(self._seqs.reserved_through))
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        finally:
-            await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._counters = counters
+        done = await quota.thin_once(
+            self._db,
+            need_bytes=need_bytes,
+            streams=self._streams,
+            seqs=self._seqs,
+            counters=self._counters,
+            now=self._clock(),
+        )
+        if done is None:
+            return None
+        step, self._counters = done
         self._counts["readings"] -= step.readings_aggregated
         self._counts["aggregates"] += step.aggregates_created - step.aggregates_dropped
         self._counts["gaps"] += len(step.gap_rows)
@@ -711,7 +612,15 @@ class Outbox:
 
     async def _take(self, lane: Lane, max_records: int) -> PendingBatch | None:
         while True:
-            records, bad = await self._select(lane, max_records)
+            cutoff = self._clock() - self._live_window_s
+            records, bad = await lanes.select(
+                self._db,
+                lane,
+                max_records,
+                streams=self._streams,
+                floor=self._live_marks.floor(cutoff, self._seqs.next_seq),
+                cutoff=cutoff,
+            )
             if bad:
                 reason = "does not fit the wire schema: " + "; ".join(b[3] for b in bad[:3])
                 await self._quarantine([(s, k, body) for s, k, body, _ in bad], reason, notify=True)
@@ -724,62 +633,13 @@ class Outbox:
             if not bad:
                 return None
 
-    async def _select(
-        self, lane: Lane, limit: int
-    ) -> tuple[list[Record], list[tuple[int, str, str, str]]]:
-        """Read up to ``limit`` takeable records of ``lane``; rows that fail validation apart."""
-        db = self._db
-        records: list[Record] = []
-        bad: list[tuple[int, str, str, str]] = []
-        if lane is Lane.EVENTS:
-            async with db.execute(_SELECT_EVENTS, (limit,)) as cursor:
-                for seq, kind, body in await cursor.fetchall():
-                    try:
-                        records.append(codec.event_lane_model(seq, kind, body))
-                    except (ValidationError, ValueError) as exc:
-                        bad.append((seq, kind, body, _why(exc)))
-            return records, bad
-        cutoff = self._clock() - self._live_window_s
-        marks = self._live_marks
-        while marks and marks[0][1] < cutoff:
-            marks.popleft()
-        floor = marks[0][0] if marks else self._seqs.next_seq
-        queries: list[tuple[str, tuple[float, ...]]]
-        if lane is Lane.LIVE:
-            queries = [(_SELECT_LIVE, (floor, cutoff))]
-        else:
-            async with db.execute(_SELECT_AGGREGATES, (limit,)) as cursor:
-                for seq, stream, *rest in await cursor.fetchall():
-                    try:
-                        records.append(
-                            codec.aggregate_model(seq, self._streams[stream], tuple(rest))
-                        )
-                    except ValidationError as exc:
-                        bad.append((seq, "aggregate", repr(rest), _why(exc)))
-            queries = [(_SELECT_OLD, (floor,)), (_SELECT_AGED, (floor, cutoff))]
-        for sql, params in queries:
-            room = limit - len(records) - len(bad)
-            if room <= 0:
-                break
-            async with db.execute(sql, (*params, room)) as cursor:
-                rows = await cursor.fetchall()
-            for seq, stream, *rest in rows:
-                key = self._streams[stream]
-                try:
-                    records.append(codec.reading_model(seq, key, *rest))
-                except ValidationError as exc:
-                    bad.append(
-                        (seq, "reading", codec.reading_json(seq, key, tuple(rest)), _why(exc))
-                    )
-        return records, bad
-
     async def _ack(self, ranges: list[tuple[int, int]]) -> int:
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
-            readings = await db.executemany(_ACK_READINGS, ranges)
-            aggregates = await db.executemany(_ACK_AGGREGATES, ranges)
-            events = await db.executemany(_ACK_EVENTS, ranges)
+            readings = await db.executemany(lanes.ACK_READINGS, ranges)
+            aggregates = await db.executemany(lanes.ACK_AGGREGATES, ranges)
+            events = await db.executemany(lanes.ACK_EVENTS, ranges)
             released = await db.executemany(
                 "DELETE FROM temp.inflight WHERE seq BETWEEN ? AND ?", ranges
             )
@@ -796,176 +656,68 @@ class Outbox:
         return max(readings.rowcount, 0) + max(aggregates.rowcount, 0) + max(events.rowcount, 0)
 
     async def _quarantine(
-        self, items: list[tuple[int, str, str]], reason: str, *, notify: bool
+        self, items: list[quarantine_table.Item], reason: str, *, notify: bool
     ) -> int:
         if not items:
             return 0
-        db = self._db
         now = self._clock()
-        seqs = [(seq,) for seq, _kind, _body in items]
-        kinds: dict[str, int] = {}
-        for _seq, kind, _body in items:
-            kinds[kind] = kinds.get(kind, 0) + 1
-        notice: list[quota.EventRow] = []
+        row = None
         if notify:
-            ranges = seq_ranges([seq for seq, _k, _b in items])
-            event = EventRecord(
-                event_id=uuid.uuid4().hex,
-                category=EventCategory.SYSTEM,
-                kind=KIND_QUARANTINE,
-                transition="occurred",
-                ts=now,
-                priority=Priority.MEDIUM,
-                message=f"{len(items)} record(s) quarantined on the agent: {reason}"[:2000],
-                details={
-                    "count": len(items),
-                    "kinds": kinds,
-                    "seq_ranges": ranges[:100],
-                    "reason": reason[:1000],
-                    "outbox": str(self._path),
-                    "table": "quarantine",
-                },
-            )
-            notice.append((self._seqs.allocate(1), KIND_EVENT, now, codec.event_body(event)))
+            event = quarantine_table.notice(items, reason, outbox=self._path, now=now)
+            row = quarantine_table.notice_row(event, self._seqs.allocate(1))
         counters = dict(self._counters)
         counters["quarantined"] += len(items)
-        await db.execute("PRAGMA synchronous=FULL")
-        try:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                await db.executemany(
-                    "INSERT OR REPLACE INTO quarantine(seq, kind, body, reason, quarantined_ts)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(seq, kind, body, reason[:2000], now) for seq, kind, body in items],
-                )
-                readings = await db.executemany("DELETE FROM readings WHERE seq = ?", seqs)
-                aggregates = await db.executemany("DELETE FROM aggregates WHERE seq = ?", seqs)
-                await db.executemany("DELETE FROM events WHERE seq = ?", seqs)
-                released = await db.executemany("DELETE FROM temp.inflight WHERE seq = ?", seqs)
-                if notice:
-                    await db.executemany(
-                        "INSERT INTO events(seq, kind, ts, body) VALUES (?, ?, ?, ?)", notice
-                    )
-                await self._put_counters(counters)
-                await self._put_meta(META_SEQ_RESERVED, str(self._seqs.reserved_through))
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        finally:
-            await db.execute("PRAGMA synchronous=NORMAL")
+        moved = await quarantine_table.move(
+            self._db,
+            items,
+            reason,
+            notice_row=row,
+            meta={**counters, META_SEQ_RESERVED: self._seqs.reserved_through},
+            now=now,
+        )
         self._counters = counters
-        self._in_flight -= max(released.rowcount, 0)
-        self._counts["readings"] -= max(readings.rowcount, 0)
-        self._counts["aggregates"] -= max(aggregates.rowcount, 0)
+        self._in_flight -= moved.released
+        self._counts["readings"] -= moved.readings
+        self._counts["aggregates"] -= moved.aggregates
         await self._count_event_lane()
         await self._refresh_oldest()
-        if notice:
+        if row is not None:
             self._commits += 1
             self._committed.set()
-        self._log.error("outbox.quarantined", count=len(items), kinds=kinds, reason=reason)
+        self._log.error("outbox.quarantined", count=len(items), reason=reason)
         return len(items)
 
     async def _count_event_lane(self) -> None:
-        for name in _EVENT_LANE_KINDS.values():
-            self._counts[name] = 0
-        async with self._db.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind") as cursor:
-            for kind, count in await cursor.fetchall():
-                if kind in _EVENT_LANE_KINDS:
-                    self._counts[_EVENT_LANE_KINDS[kind]] = int(count)
+        self._counts.update(await state.count_event_lane(self._db))
 
     async def _refresh_oldest(self) -> None:
-        async with self._db.execute(
-            "SELECT MIN(ts) FROM ("
-            " SELECT (SELECT received_ts FROM readings ORDER BY seq LIMIT 1) AS ts"
-            " UNION ALL SELECT (SELECT from_ts FROM aggregates ORDER BY seq LIMIT 1)"
-            " UNION ALL SELECT (SELECT ts FROM events ORDER BY seq LIMIT 1))"
-        ) as cursor:
-            row = await cursor.fetchone()
-        oldest = None if row is None or row[0] is None else float(row[0])
+        oldest = await state.oldest_unsent(self._db)
         if self._buffer and oldest is None:
             oldest = min(r[6] for r in self._buffer)
         self._oldest_unsent_ts = oldest
 
     async def _load(self) -> int:
-        """Read what a reopened store knows; returns the highest seq it has seen or reserved."""
-        db = self._db
-        meta: dict[str, str] = {}
-        async with db.execute("SELECT key, value FROM meta") as cursor:
-            for key, value in await cursor.fetchall():
-                meta[str(key)] = str(value)
-        version = int(meta.get(META_SCHEMA_VERSION, "0"))
-        if version > SCHEMA_VERSION:
-            raise OutboxSchemaError(
-                f"outbox file {self._path} has schema version {version}; this agent reads up to"
-                f" {SCHEMA_VERSION}: upgrade the agent or point it at another file"
-            )
-        if version == 0:
-            await self._put_meta(META_SCHEMA_VERSION, str(SCHEMA_VERSION))
-        for key in COUNTER_KEYS:
-            self._counters[key] = int(meta.get(key, "0"))
-        high_water = int(meta.get(META_SEQ_RESERVED, "0"))
-        async with db.execute(
-            "SELECT MAX(s) FROM ("
-            " SELECT MAX(seq) AS s FROM readings UNION ALL SELECT MAX(seq) FROM aggregates"
-            " UNION ALL SELECT MAX(seq) FROM events UNION ALL SELECT MAX(seq) FROM quarantine"
-            " UNION ALL SELECT MAX(result_seq) FROM commands)"
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is not None and row[0] is not None:
-            high_water = max(high_water, int(row[0]))
-        async with db.execute("SELECT id, point, quantity, unit FROM streams") as cursor:
-            for stream, point, quantity, unit in await cursor.fetchall():
-                key = (str(point), str(quantity), str(unit))
-                self._streams[int(stream)] = key
-                self._stream_ids[key] = int(stream)
-                self._by_point[key[0]] = (key[1], key[2], int(stream))
-        async with db.execute(
-            "SELECT (SELECT COUNT(*) FROM readings), (SELECT COUNT(*) FROM aggregates)"
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is not None:
-            self._counts["readings"], self._counts["aggregates"] = int(row[0]), int(row[1])
+        """Take over what a reopened store knows; returns its seq high-water mark."""
+        loaded = await state.load(
+            self._db, self._path, live_cutoff=self._clock() - self._live_window_s
+        )
+        self._counters = loaded.counters
+        for stream, key in loaded.streams.items():
+            self._streams[stream] = key
+            self._stream_ids[key] = stream
+            self._by_point[key[0]] = (key[1], key[2], stream)
+        self._counts["readings"] = loaded.readings
+        self._counts["aggregates"] = loaded.aggregates
+        if loaded.live_mark is not None:
+            self._live_marks.note(*loaded.live_mark)
         await self._count_event_lane()
         await self._refresh_oldest()
-        cutoff = self._clock() - self._live_window_s
-        async with db.execute(
-            "SELECT MIN(seq), MAX(received_ts) FROM (SELECT seq, received_ts FROM readings"
-            " ORDER BY seq DESC LIMIT ?) WHERE received_ts >= ?",
-            (_LIVE_SCAN_ROWS, cutoff),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is not None and row[0] is not None:
-            self._live_marks.append((int(row[0]), float(row[1])))
-        await db.execute(
-            "DELETE FROM commands WHERE id NOT IN"
-            " (SELECT id FROM commands ORDER BY received_ts DESC LIMIT ?)",
-            (_KEPT_COMMAND_IDS,),
-        )
         self._bytes_used = await self._measure()
-        return high_water
+        return loaded.high_water
 
     async def _report_reset(self, moved: MovedFile, floor: int) -> None:
-        where = ", ".join(str(p) for p in moved.paths)
         self._reset_from = tuple(str(p) for p in moved.paths)
-        event = EventRecord(
-            event_id=uuid.uuid4().hex,
-            category=EventCategory.SYSTEM,
-            kind=KIND_RESET,
-            transition="occurred",
-            ts=self._clock(),
-            priority=Priority.HIGH,
-            message=(
-                f"the outbox file failed its integrity check ({moved.reason}); it was moved to"
-                f" {where} for recovery and a fresh outbox was started"
-            )[:2000],
-            details={
-                "moved_to": list(self._reset_from),
-                "reason": moved.reason[:1000],
-                "seq_floor": floor,
-            },
-        )
-        await self.add_event(event)
+        await self.add_event(reset_event(moved, floor=floor, now=self._clock()))
 
     async def _finish_interrupted_commands(self) -> None:
         async with self._db.execute("SELECT id FROM commands WHERE result_seq IS NULL") as cursor:
@@ -1006,13 +758,3 @@ def _kind_of(record: Record) -> str:
     if isinstance(record, AlarmEvent):
         return KIND_EVENT
     return KIND_GAP if isinstance(record, Gap) else KIND_COMMAND_RESULT
-
-
-def _is_quarantine_notice(record: Record) -> bool:
-    return isinstance(record, AlarmEvent) and record.kind == KIND_QUARANTINE
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return codec.describe_validation_error(exc)
-    return str(exc)

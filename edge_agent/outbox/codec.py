@@ -8,6 +8,7 @@ and stored as the wire model's JSON without its seq.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -46,6 +47,15 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class UtcStamps(dict[float, datetime]):
+    """POSIX seconds -> aware UTC datetimes, each converted once: the readings of one poll
+    cycle share their timestamps, so a batch converts a few dozen, not thousands."""
+
+    def __missing__(self, ts: float) -> datetime:
+        stamp = self[ts] = utc_from_posix(ts)
+        return stamp
+
+
 def reading_model(
     seq: int,
     stream: Stream,
@@ -54,8 +64,22 @@ def reading_model(
     reason: str | None,
     source_ts: float,
     received_ts: float,
+    *,
+    stamps: UtcStamps | None = None,
 ) -> Reading:
     point, quantity, unit = stream
+    if stamps is not None:
+        return Reading(
+            seq=seq,
+            point=point,
+            quantity=quantity,
+            unit=unit,
+            value=value,
+            quality=QUALITY_OF_CODE[quality],
+            reason=reason,
+            source_ts=stamps[source_ts],
+            received_ts=stamps[received_ts],
+        )
     return Reading(
         seq=seq,
         point=point,

@@ -111,6 +111,7 @@ async def select(
                 except ValidationError as exc:
                     refused.append((seq, "aggregate", repr(rest), _why(exc)))
         queries = [(SELECT_OLD, (floor,)), (SELECT_AGED, (floor, cutoff))]
+    stamps = codec.UtcStamps()
     for sql, params in queries:
         room = limit - len(records) - len(refused)
         if room <= 0:
@@ -120,7 +121,7 @@ async def select(
         for seq, stream, *rest in rows:
             key = streams[stream]
             try:
-                records.append(codec.reading_model(seq, key, *rest))
+                records.append(codec.reading_model(seq, key, *rest, stamps=stamps))
             except ValidationError as exc:
                 body = codec.reading_json(seq, key, tuple(rest))
                 refused.append((seq, "reading", body, _why(exc)))

@@ -11,7 +11,7 @@ What it promises:
   fits in less than a batch per round trip. Only a link too slow for live data alone starves the
   backlog (the quota then thins it, with Gap records).
 - Failures back off exponentially with jitter (tenacity): connection errors, timeouts, 5xx, 429
-  (honouring Retry-After). 401/403 and a central that refuses the agent itself are logged once as
+  (honouring Retry-After), and a failing outbox disk (``OutboxStorageError``). 401/403 and a central that refuses the agent itself are logged once as
   a configuration error and retried every ``slow_retry_s``.
 - 413: the batch is halved (and the batch size with it; it grows back after 100 good batches).
   422: empty probes tell a batch-level refusal (configuration, retried slowly) from metadata
@@ -37,7 +37,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_exponential, wait_random
 
-from edge_agent.outbox import Outbox, PendingBatch
+from edge_agent.outbox import Outbox, OutboxStorageError, PendingBatch
 from protocols.sync import (
     AgentHealth,
     Batch,
@@ -166,7 +166,7 @@ class SyncClient:
     async def run(self) -> None:
         """Sync until cancelled: back off on failure, sleep when idle (woken by new records)."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(SyncError),
+            retry=retry_if_exception_type((SyncError, OutboxStorageError)),
             wait=self._wait_before_retry,
             sleep=asyncio.sleep,
             reraise=True,
@@ -185,9 +185,14 @@ class SyncClient:
         """One round: send one batch (records from the first lane due, or a heartbeat).
 
         Returns whether anything was sent. Raises a :class:`SyncError` when central could not be
-        reached or refused the agent; the batch's records are back in the outbox by then.
+        reached or refused the agent (``OutboxStorageError`` when the outbox's disk failed); the
+        batch's records are back in the outbox by then.
         """
-        pending = await self._take()
+        try:
+            pending = await self._take()
+        except OutboxStorageError as exc:
+            self._failed(exc)
+            raise
         heartbeat_due = time.monotonic() - self._last_sent_mono >= self._heartbeat_s
         if pending is None and not heartbeat_due and not self._points_pending:
             return False
@@ -198,7 +203,7 @@ class SyncClient:
                 await self._send(pending, extras=True)
                 self._last_lane = pending.lane
                 self._last_batch_full = pending.record_count() >= self._batch_size
-        except SyncError as exc:
+        except (SyncError, OutboxStorageError) as exc:
             self._failed(exc)
             raise
         finally:
@@ -429,9 +434,9 @@ class SyncClient:
             self._log.warning("sync.central_back", after_failures=self._failures)
         self._state = "ok"
 
-    def _failed(self, exc: SyncError) -> None:
+    def _failed(self, exc: SyncError | OutboxStorageError) -> None:
         self._failures += 1
-        self._last_error = str(exc)
+        self._last_error = f"{type(exc).__name__}: {exc}"
         state: SyncState = (
             "refused" if isinstance(exc, CentralAuthError | CentralRefusedError) else "backoff"
         )
@@ -440,7 +445,7 @@ class SyncClient:
                 self._log.error(
                     "sync.refused_by_central",
                     error=str(exc),
-                    status=exc.status,
+                    status=getattr(exc, "status", None),
                     hint="check the agent's token, agent_id and plant_id against central",
                 )
             else:

@@ -209,9 +209,9 @@ class Outbox:
         if self._closed:
             return
         self._stopping.set()
-        if self._flusher is not None:
-            await self._flusher
         try:
+            if self._flusher is not None:
+                await self._flusher
             await self._commit()
             self._seqs.shrink_to_used()
             await self._commit()
@@ -510,6 +510,8 @@ class Outbox:
         self._bytes_used = await self._measure()
         if self._bytes_used > self._high_bytes:
             await self._make_room(0)
+        else:
+            self._over_quota = False
 
     async def _write(
         self,
@@ -653,6 +655,8 @@ class Outbox:
         if events.rowcount > 0:
             await self._count_event_lane()
         await self._refresh_oldest()
+        self._bytes_used = await self._measure()
+        self._over_quota = self._over_quota and self._bytes_used > self._high_bytes
         return max(readings.rowcount, 0) + max(aggregates.rowcount, 0) + max(events.rowcount, 0)
 
     async def _quarantine(

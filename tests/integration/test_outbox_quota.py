@@ -119,3 +119,26 @@ async def test_outage_on_a_small_quota_degrades_then_drops_and_reports_it(tmp_pa
             assert kept_from is None or g.to_ts <= kept_from, point
         for g in thinned:
             assert g.to_ts.timestamp() < raw_from[point], point
+
+
+async def test_events_alone_over_the_quota_are_all_kept_and_flagged(tmp_path: Path) -> None:
+    clock = Clock()
+    quota = 256 * 1024
+    async with await Outbox.open(tmp_path / "o.db", quota_bytes=quota, clock=clock) as outbox:
+        await outbox.add_readings(
+            [ReadingRecord("pl/dev/p1", "gas.o2", "%vol", 20.9, Quality.GOOD, None, T0, T0)] * 1000
+        )
+        for i in range(150):
+            await outbox.add_event(
+                EventRecord(f"ev-{i}", EventCategory.SYSTEM, "system.note", "occurred", T0,
+                            message="x" * 1900)
+            )  # fmt: skip
+        stats = outbox.statistics()
+        kept = []
+        while (pending := await outbox.take(Lane.EVENTS, 100)) is not None:
+            kept += [e.event_id for e in pending.events]
+    assert stats.over_quota
+    assert stats.bytes_used > quota  # events are never dropped, so the store says it is over
+    assert kept == [f"ev-{i}" for i in range(150)]
+    assert stats.backlog_records["readings"] == 0
+    assert stats.degraded_readings + stats.dropped_readings >= 1000

@@ -226,7 +226,7 @@ class Agent:
             ts=datetime.fromtimestamp(self._wall(), UTC),
             version=__version__,
             devices=devices,
-            backlog_records=stats.backlog_records if stats else 0,
+            backlog_records=stats.backlog_total if stats else 0,
             oldest_unsent_ts=_utc(stats.oldest_unsent_ts) if stats else None,
             outbox_bytes=stats.bytes_used if stats else 0,
             quota_bytes=stats.quota_bytes if stats else 0,

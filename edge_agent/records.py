@@ -1,4 +1,9 @@
-"""Records the agent produces, before they get a seq in the outbox. Times are POSIX seconds, UTC."""
+"""The agent's internal records: what the pipeline hands to the outbox.
+
+These are plain frozen dataclasses, cheap to build on the hot path (100,000 readings/s); the outbox
+turns them into the wire models of :mod:`protocols.sync` only when it sends them. Times are POSIX
+seconds, UTC.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,16 @@ from typing import Any
 from protocols.sync import EventCategory, Priority
 from protocols.types import Quality
 
+__all__ = ["EventRecord", "ReadingRecord"]
+
 
 @dataclass(frozen=True, slots=True)
 class ReadingRecord:
-    """One normalized reading, in its quantity's canonical unit."""
+    """One normalized reading of one point.
+
+    ``value`` is in the quantity's canonical unit, ``None`` when there is none (quality bad, with a
+    ``reason`` code). ``source_ts`` is the device's time, ``received_ts`` the agent's.
+    """
 
     point: str
     quantity: str
@@ -26,7 +37,7 @@ class ReadingRecord:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """One state transition of an alarm, fault or other event source."""
+    """A state transition of an alarm, fault or other event source (see ``protocols.sync.AlarmEvent``)."""
 
     event_id: str
     category: EventCategory

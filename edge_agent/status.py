@@ -64,9 +64,12 @@ class AgentCollector(Collector):
             )
         if agent.outbox is not None:
             o = agent.outbox.statistics()
-            yield GaugeMetricFamily(
-                "hse_edge_outbox_backlog_records", "Records not yet acked", value=o.backlog_records
+            backlog = GaugeMetricFamily(
+                "hse_edge_outbox_backlog_records", "Records not yet acked", labels=["kind"]
             )
+            for kind, n in o.backlog_records.items():
+                backlog.add_metric([kind], n)
+            yield backlog
             yield GaugeMetricFamily(
                 "hse_edge_outbox_bytes", "Outbox bytes used", value=o.bytes_used
             )
@@ -76,13 +79,45 @@ class AgentCollector(Collector):
             yield CounterMetricFamily(
                 "hse_edge_outbox_gaps", "Gap records written", value=o.gaps_total
             )
-        if agent.sync is not None:
-            s = agent.sync.statistics()
             yield CounterMetricFamily(
-                "hse_edge_sync_batches", "Batches acknowledged", value=s.batches_sent
+                "hse_edge_outbox_degraded_readings",
+                "Readings thinned into aggregates",
+                value=o.degraded_readings,
             )
             yield CounterMetricFamily(
-                "hse_edge_sync_failures", "Failed sync attempts", value=s.failures
+                "hse_edge_outbox_dropped_readings",
+                "Readings lost to the disk quota",
+                value=o.dropped_readings,
+            )
+        if agent.sync is not None:
+            sync = agent.sync.statistics()
+            yield CounterMetricFamily(
+                "hse_edge_sync_batches", "Batches acknowledged", value=sync.batches_sent
+            )
+            yield CounterMetricFamily(
+                "hse_edge_sync_failures", "Failed sync attempts", value=sync.failures
+            )
+        if agent.safety is not None:
+            r = agent.safety.engine.statistics()
+            yield GaugeMetricFamily(
+                "hse_edge_alarms_active", "Alarms active", value=r.alarms_active
+            )
+            yield GaugeMetricFamily(
+                "hse_edge_alarms_unacked", "Alarms unacknowledged", value=r.alarms_unacked
+            )
+            yield GaugeMetricFamily(
+                "hse_edge_alarm_flood",
+                "1 while the plant is in alarm flood",
+                value=float(r.in_flood),
+            )
+            yield CounterMetricFamily("hse_edge_alarm_floods", "Alarm floods", value=r.floods)
+            yield CounterMetricFamily(
+                "hse_edge_alarm_chattering_episodes",
+                "Chattering episodes",
+                value=r.chattering_episodes,
+            )
+            yield GaugeMetricFamily(
+                "hse_edge_faults_active", "Sensor faults active", value=r.faults_active
             )
 
 

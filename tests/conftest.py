@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.support import postgres
 from tests.support.mosquitto import MOSQUITTO, Broker
@@ -65,6 +66,13 @@ def _no_thread_leak() -> Iterator[None]:
         time.sleep(0.02)
     if leaked:
         pytest.fail(f"test left non-daemon thread(s) running: {[t.name for t in leaked]}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """A CLI run in-process configures structlog globally; later tests must not inherit it."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

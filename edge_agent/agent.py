@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -100,7 +101,13 @@ class Agent:
         consumers = [self.safety.on_readings, *self._extra_consumers, self.outbox.add_readings]
         self.pipeline = Pipeline(channels, consumers)
         self.pollers = [
-            ConnectionPoller(c.url, c.devices, self.pipeline.submit)
+            ConnectionPoller(
+                c.url,
+                c.devices,
+                self.pipeline.submit,
+                # an id, not security: a persistent MQTT session must keep its client id
+                session_id=f"{cfg.agent_id}-{hashlib.sha1(c.url.encode()).hexdigest()[:8]}",  # noqa: S324
+            )
             for c in self.plant.connections()
         ]
         if cfg.central.url and self._token is not None:

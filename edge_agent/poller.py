@@ -116,6 +116,7 @@ class ConnectionPoller:
         *,
         driver_factory: Callable[..., Driver] = open_driver,
         wall_clock: Callable[[], float] = time.time,
+        session_id: str | None = None,
     ) -> None:
         self.url = url
         self.sink = sink
@@ -123,6 +124,13 @@ class ConnectionPoller:
         self._wall = wall_clock
         self._states = {d.id: _DeviceState(d, [p.spec for p in d.points]) for d in devices}
         self._options = merged_driver_options(devices)
+        if (
+            urlsplit(url).scheme.lower() in STREAM_SCHEMES
+            and session_id
+            and not ({"client_id", "device_id"} & self._options.keys())
+        ):
+            # A persistent MQTT session needs the same client id after every restart of the agent.
+            self._options["device_id"] = session_id
         first = devices[0].entry
         self.timeouts = Timeouts(
             connect_s=min(d.entry.connect_timeout_s for d in devices),

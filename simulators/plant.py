@@ -431,6 +431,13 @@ def default_server(plan: ServerPlan, devices: Sequence[SimDevice]) -> SimServer:
         server = cls(list(devices), broker_url=ep.broker_url)
     elif ep.kind is ServerKind.OPCUA:
         server = cls(list(devices), host=ep.host, port=ep.port)
+    elif ep.kind is ServerKind.PLC:
+        if len(devices) != 1:
+            raise SimulationError(
+                f"{ep}: one safety PLC per endpoint, got {[d.id for d in devices]}"
+            )
+        plc = devices[0]
+        server = cls(plc.profile, host=ep.host, port=ep.port, unit_id=plc.entry.unit_id)
     elif ep.serial_port is not None:
         server = cls(list(devices), framer="rtu", serial_port=ep.serial_port, baudrate=ep.baudrate)
     else:

@@ -502,10 +502,6 @@ EXPECTED_KWARGS = [
         Endpoint(ServerKind.MQTT, host="h", port=1883, broker_url="mqtt://h:1883"),
         {"broker_url": "mqtt://h:1883"},
     ),
-    (
-        Endpoint(ServerKind.PLC, host="127.0.0.1", port=5502),
-        {"host": "127.0.0.1", "port": 5502, "framer": "tcp"},
-    ),
 ]
 
 
@@ -533,3 +529,21 @@ def test_default_server_says_which_module_is_missing(monkeypatch: pytest.MonkeyP
     plan = ServerPlan(Endpoint(ServerKind.OPCUA, host="127.0.0.1", port=1), ())
     with pytest.raises(SimulationError, match=r"simulators\.no_such_server\.Nothing"):
         default_server(plan, [])
+
+
+async def test_default_server_serves_a_plcs_own_profile_on_its_port(port: int) -> None:
+    from simulators.plc import SafetyPlcSim
+
+    devices = build_devices(*load_plant(REPO / "config" / "demo-plant.yaml"), seed=0)
+    plc = devices["plc-01"]
+    server = default_server(
+        ServerPlan(Endpoint(ServerKind.PLC, host="127.0.0.1", port=port), ("plc-01",)), [plc]
+    )
+    assert isinstance(server, SafetyPlcSim)
+    assert server.profile is plc.profile
+    await server.start()
+    try:
+        assert server.endpoint.endswith(f":{port}")
+        assert server.tripped is False
+    finally:
+        await server.stop()

@@ -1,0 +1,225 @@
+"""The agent in one process against real simulators on loopback: poll, normalize, alarm,
+interlock to the safety PLC, act on alarms over the status API, keep everything in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from device_profiles import Catalog, DeviceEntry
+from device_profiles.signals import Step
+from edge_agent.agent import Agent
+from edge_agent.config import load_config
+from edge_agent.plant import resolve_plant
+from protocols.sync import Lane
+from simulators.device import SimDevice
+from simulators.modbus_server import ModbusSimServer
+from simulators.plc import SafetyPlcSim
+from tests.support.ports import free_port
+
+OPERATOR_TOKEN = "op-token-for-tests"
+H2S = "plant-t/gas-1/h2s"
+
+
+def plant_config(tmp: Path, gas_port: int, plc_port: int) -> Path:
+    config = {
+        "plant_id": "plant-t",
+        "agent_id": "agent-t",
+        "limit_set": "cn-gbz-2019",
+        "outbox": {"path": str(tmp / "outbox.db")},
+        "status": {"port": 0, "operator_token_env": "HSE_TEST_OPERATOR_TOKEN"},
+        "devices": [
+            {"id": "gas-1", "profile": "gd-h2s-mb", "url": f"modbus+tcp://127.0.0.1:{gas_port}", "unit_id": 1,
+             "area": "unit-1", "zone": "zone-a", "poll_interval_s": 0.2, "timeout_s": 0.15},
+        ],
+        "plcs": [
+            {"id": "plc-1", "profile": "plc-safety-mb", "url": f"modbus+tcp://127.0.0.1:{plc_port}", "unit_id": 1,
+             "poll_interval_s": 1.0, "timeout_s": 0.5},
+        ],
+        "interlocks": {
+            "outputs": [{"plc": "plc-1", "point": "fan_run", "safe": 1}],
+            "heartbeat": {"plc": "plc-1", "point": "heartbeat", "interval_s": 0.2},
+            "min_write_interval_s": 0.0,
+            "rules": [
+                {"id": "vent-zone-a", "when": {"alarm": f"{H2S}:hh"},
+                 "then": {"plc": "plc-1", "point": "fan_run", "value": 1}, "otherwise": 0},
+            ],
+        },
+    }  # fmt: skip
+    path = tmp / "plant.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Rig:
+    agent: Agent
+    gas: SimDevice
+    plc: SafetyPlcSim
+    status_url: str
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
+    monkeypatch.setenv("HSE_TEST_OPERATOR_TOKEN", OPERATOR_TOKEN)
+    gas_port, plc_port = free_port(), free_port()
+    path = plant_config(tmp_path, gas_port, plc_port)
+    plant = resolve_plant(load_config(path), file=str(path))
+    profile = Catalog().profile("gd-h2s-mb")
+    gas = SimDevice(plant.config.devices[0], profile, seed=3)
+    async with (
+        ModbusSimServer([gas], host="127.0.0.1", port=gas_port),
+        SafetyPlcSim(host="127.0.0.1", port=plc_port, watchdog_s=2.0) as plc,
+        Agent(plant) as agent,
+    ):
+        assert agent.status is not None
+        yield Rig(agent, gas, plc, f"http://127.0.0.1:{agent.status.port}")
+
+
+async def wait_until(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"{what} within {timeout_s} s") from None
+
+
+def post_action(
+    url: str, body: dict[str, object], token: str = OPERATOR_TOKEN
+) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(  # noqa: S310
+        url + "/alarms/action", data=json.dumps(body).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310
+        return str(resp.read().decode())
+
+
+def get_json(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310
+        data: dict[str, object] = json.load(resp)
+        return data
+
+
+async def test_leak_trips_the_fan_latches_and_is_acked_and_reset_over_the_status_api(
+    rig: Rig,
+) -> None:
+    agent, outbox = rig.agent, rig.agent.outbox
+    assert outbox is not None
+    assert agent.safety is not None
+    # Polling works and the interlock drives the fan to its "no alarm" value (0).
+    await wait_until(
+        lambda: outbox.statistics().backlog_records.get("readings", 0) > 3, 10, "readings stored"
+    )
+    await wait_until(
+        lambda: rig.plc.outputs["fan_run"] is False, 10, "fan off while the gas is low"
+    )
+
+    rig.gas.set_signal("h2s", Step(to=20.0))  # above HH 14 ppm (GB/T 50493 level 2)
+    await wait_until(lambda: rig.plc.outputs["fan_run"] is True, 10, "fan on after HH")
+    assert agent.safety.engine.alarm(f"{H2S}:hh").state == "active_unacked"
+
+    # Back to normal: the latched HH stays until acknowledged and reset.
+    rig.gas.set_signal("h2s", Step(to=0.3))
+    await wait_until(
+        lambda: agent.safety.engine.alarm(f"{H2S}:hh").active is False, 10, "HH condition clears"
+    )
+    assert agent.safety.engine.alarm(f"{H2S}:hh").latched
+    assert rig.plc.outputs["fan_run"] is True  # still latched: the interlock holds
+
+    await asyncio.to_thread(
+        post_action, rig.status_url, {"action": "ack", "alarm_id": f"{H2S}:hh", "actor": "li"}
+    )
+    status, body = await asyncio.to_thread(
+        post_action, rig.status_url, {"action": "reset", "alarm_id": f"{H2S}:hh", "actor": "li"}
+    )
+    assert status == 200, body
+    await wait_until(lambda: rig.plc.outputs["fan_run"] is False, 10, "fan off after reset")
+    assert agent.safety.engine.alarm(f"{H2S}:hh").state == "normal"
+
+    # Every transition is an event in the outbox, durably.
+    await wait_until(lambda: agent.safety.events_written >= 5, 5, "events stored")
+    pending = await outbox.take(Lane.EVENTS, 1000)
+    assert pending is not None
+    seen = [(e.kind, e.transition, e.actor) for e in pending.events]
+    assert ("limit.hh", "raise", None) in seen
+    assert ("limit.hh", "ack", "edge:li") in seen
+    assert ("limit.hh", "reset", "edge:li") in seen
+    assert ("interlock.vent-zone-a", "trip", None) in seen
+    assert any(k == "interlock.output" and t == "write" for k, t, _ in seen)
+    await outbox.release(pending)
+
+
+async def test_status_api_refuses_bad_tokens_and_bad_actions(rig: Rig) -> None:
+    alarm = f"{H2S}:hh"
+    status, body = await asyncio.to_thread(
+        post_action, rig.status_url, {"action": "ack", "alarm_id": alarm, "actor": "x"}, "wrong"
+    )
+    assert status == 401
+    status, body = await asyncio.to_thread(
+        post_action, rig.status_url, {"action": "ack", "alarm_id": alarm}
+    )
+    assert status == 422
+    assert "'actor' is required" in str(body["detail"])
+    status, body = await asyncio.to_thread(
+        post_action, rig.status_url, {"action": "reset", "alarm_id": alarm, "actor": "x"}
+    )
+    assert status == 409  # nothing to reset in the normal state
+    status, body = await asyncio.to_thread(
+        post_action,
+        rig.status_url,
+        {"action": "ack", "alarm_id": "plant-t/nope/x:hh", "actor": "x"},
+    )
+    assert status == 409
+    assert "unknown alarm id" in str(body["detail"])
+
+
+async def test_status_endpoint_reports_devices_outbox_and_metrics(rig: Rig) -> None:
+    await wait_until(lambda: rig.agent.pollers[0].statistics()[0].polls > 2, 10, "polls")
+    status = await asyncio.to_thread(get_json, rig.status_url + "/status")
+    device = next(d for d in status["devices"] if d["device"] == "gas-1")  # type: ignore[union-attr]
+    assert device["connected"] is True
+    assert status["plant_id"] == "plant-t"
+    metrics = await asyncio.to_thread(get_text, rig.status_url + "/metrics")
+    assert 'hse_edge_device_up{device="gas-1"} 1.0' in metrics
+    assert "hse_edge_outbox_bytes" in metrics
+    health = await asyncio.to_thread(get_json, rig.status_url + "/healthz")
+    assert health == {"status": "ok"}
+
+
+async def test_plc_watchdog_trips_when_the_agent_stops_its_heartbeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gas_port, plc_port = free_port(), free_port()
+    path = plant_config(tmp_path, gas_port, plc_port)
+    plant = resolve_plant(load_config(path), file=str(path))
+    gas = SimDevice(
+        DeviceEntry(**plant.config.devices[0].model_dump()), Catalog().profile("gd-h2s-mb"), seed=1
+    )
+    async with (
+        ModbusSimServer([gas], host="127.0.0.1", port=gas_port),
+        SafetyPlcSim(host="127.0.0.1", port=plc_port, watchdog_s=0.8) as plc,
+    ):
+        async with Agent(plant):
+            await wait_until(lambda: plc.outputs["fan_run"] is False, 10, "agent drives the fan")
+            await asyncio.sleep(1.2)  # longer than the watchdog: the heartbeat keeps it alive
+            assert plc.tripped is False
+        await wait_until(lambda: plc.tripped, 5, "watchdog trip after the agent stopped")
+        assert plc.outputs["fan_run"] is True  # the safe state

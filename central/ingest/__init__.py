@@ -1,0 +1,17 @@
+"""Ingest of agent batches: bounded decode, checks against the agent and the clock, storage."""
+
+from .body import format_location, inflate, parse_batch
+from .prepare import Limits, PreparedBatch, ReadingColumns, prepare_batch
+from .service import IngestService, StoreOutcome
+
+__all__ = [
+    "IngestService",
+    "Limits",
+    "PreparedBatch",
+    "ReadingColumns",
+    "StoreOutcome",
+    "format_location",
+    "inflate",
+    "parse_batch",
+    "prepare_batch",
+]

@@ -1,0 +1,220 @@
+"""Ingest: from a request body and an authenticated agent to a :class:`protocols.sync.BatchAck`.
+
+One batch is one database transaction: the ledger, every record, the latest values, the
+heartbeat and the command deliveries commit together or not at all, so a refused or failed batch
+leaves nothing partly stored. A transaction that fails for a retriable reason (a lock timeout,
+a deadlock, a dropped connection) is tried again a few times before the agent gets a 503; the
+agent would resend anyway, and the ledger makes that harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from central.core.config import Settings
+from central.core.db import IMMEDIATE, dialect_of, translate
+from central.core.epoch import from_us, now_us, to_us
+from central.core.metrics import Metrics
+from central.crud import AgentContext
+from central.errors import RequestRefused, StoreError
+from central.models import RecordKind
+from central.store import PointRegistry, deliver_commands, insert_records, upsert_health, writer_for
+from central.store.bulk import LatestRows
+from protocols.sync import BatchAck, Command, seq_ranges
+
+from .body import inflate, parse_batch
+from .prepare import Limits, PreparedBatch, ReadingColumns, prepare_batch
+
+log = structlog.get_logger("central.ingest")
+
+KIND_LABEL = {kind.value: kind.name.lower() for kind in RecordKind}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    fresh: int
+    duplicates: int
+    commands: list[Command]
+    fresh_by_kind: dict[int, int]
+
+
+def newest_per_point(cols: ReadingColumns, point_ids: list[int]) -> LatestRows:
+    """Each point's newest reading of the batch by (source_ts, seq)."""
+    best: dict[int, int] = {}
+    src, seq = cols.source_us, cols.seq
+    for i, pid in enumerate(point_ids):
+        j = best.get(pid)
+        if j is None or (src[i], seq[i]) > (src[j], seq[j]):
+            best[pid] = i
+    return [
+        (
+            pid,
+            src[i],
+            cols.received_us[i],
+            cols.value[i],
+            cols.quality[i],
+            cols.reason[i],
+            seq[i],
+        )
+        for pid, i in best.items()
+    ]
+
+
+class IngestService:
+    """Decodes, checks and stores batches for one app; safe to call from many threads."""
+
+    def __init__(self, engine: Engine, settings: Settings, metrics: Metrics) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+        self.points = PointRegistry()
+        self.writer = writer_for(dialect_of(engine))
+        self._write_engine = engine.execution_options(**{IMMEDIATE: True})
+
+    def limits(self, received_us: int) -> Limits:
+        s = self.settings
+        return Limits(
+            min_us=to_us(s.min_valid_ts),
+            max_us=received_us + round(s.max_future_skew_s * 1_000_000),
+            max_records=s.max_records_per_batch,
+            max_future_skew_s=s.max_future_skew_s,
+        )
+
+    def ingest(self, body: bytes, *, content_encoding: str | None, agent: AgentContext) -> BatchAck:
+        """Store one batch; raises a ``RequestRefused`` (4xx) or a ``StoreError`` (5xx)."""
+        start = time.perf_counter()
+        received = now_us()
+        try:
+            raw = inflate(
+                body,
+                content_encoding=content_encoding,
+                max_inflated_bytes=self.settings.max_inflated_bytes,
+            )
+            batch = parse_batch(raw)
+            prepared = prepare_batch(
+                batch, agent=agent, received_us=received, limits=self.limits(received)
+            )
+        except RequestRefused as exc:
+            self.refused(exc.error, agent)
+            raise
+        outcome = self._store_with_retries(prepared)
+        ack = BatchAck(
+            batch_id=batch.batch_id,
+            accepted=seq_ranges(prepared.seqs),
+            duplicates=outcome.duplicates,
+            server_time=from_us(now_us()),
+            commands=outcome.commands,
+        )
+        m = self.metrics
+        m.batches.labels(prepared.lane).inc()
+        if outcome.duplicates:
+            m.duplicates.inc(outcome.duplicates)
+        for kind, n in outcome.fresh_by_kind.items():
+            m.records.labels(KIND_LABEL[kind]).inc(n)
+        m.ingest_seconds.observe(time.perf_counter() - start)
+        if outcome.duplicates:
+            log.info(
+                "batch held stored records",
+                agent=agent.agent_key,
+                batch=batch.batch_id,
+                duplicates=outcome.duplicates,
+                records=prepared.record_count,
+            )
+        return ack
+
+    def refused(self, reason: str, agent: AgentContext | None) -> None:
+        self.metrics.refusals.labels(reason).inc()
+        log.warning("batch refused", reason=reason, agent=agent.agent_key if agent else None)
+
+    def _store_with_retries(self, p: PreparedBatch) -> StoreOutcome:
+        attempts = self.settings.ingest_retries
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._store(p)
+            except DBAPIError as exc:
+                err = translate(exc, f"storing batch {p.batch_key!r}")
+                if not err.retriable or attempt == attempts:
+                    self.refused("store_failed", p.agent)
+                    log.error("batch not stored", agent=p.agent.agent_key, error=str(err))
+                    raise err from exc
+                log.warning(
+                    "batch store failed, trying again",
+                    agent=p.agent.agent_key,
+                    attempt=attempt,
+                    error=str(err),
+                )
+                time.sleep(0.05 * attempt)
+        raise StoreError("unreachable", retriable=True)  # pragma: no cover
+
+    def _store(self, p: PreparedBatch) -> StoreOutcome:
+        agent = p.agent
+        writer = self.writer
+        with self._write_engine.connect() as conn, conn.begin():
+            now = now_us()
+            learned: dict[str, int] = {}
+            if p.points:
+                learned.update(
+                    self.points.register(conn, plant_id=agent.plant_id, infos=p.points, now_us=now)
+                )
+            point_ids, found = self.points.resolve(
+                conn,
+                plant_id=agent.plant_id,
+                keys=p.point_keys(),
+                hints=p.unit_hints,
+                now_us=now,
+            )
+            learned.update(found)
+            cur: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            fresh: set[int] | None = None
+            fresh_count = 0
+            if p.seqs:
+                batch_id = writer.insert_batch_row(cur, p)
+                fresh = writer.claim_seqs(cur, agent.agent_id, batch_id, p.seqs, p.kinds)
+                fresh_count = len(p.seqs) if fresh is None else len(fresh)
+                readings = p.readings
+                if fresh is not None:
+                    readings = readings.subset(
+                        [i for i, s in enumerate(readings.seq) if s in fresh]
+                    )
+                if len(readings):
+                    ids = [point_ids[k] for k in readings.point]
+                    writer.insert_readings(cur, agent.agent_id, readings, ids)
+                    writer.upsert_latest(cur, agent.agent_id, newest_per_point(readings, ids))
+                insert_records(
+                    conn,
+                    agent_id=agent.agent_id,
+                    plant_id=agent.plant_id,
+                    aggregates=p.aggregates,
+                    events=p.events,
+                    gaps=p.gaps,
+                    command_results=p.command_results,
+                    fresh=fresh,
+                    point_ids=point_ids,
+                )
+                writer.finish_batch_row(cur, batch_id, fresh_count)
+            upsert_health(conn, agent_id=agent.agent_id, health=p.health, received_us=p.received_us)
+            commands = deliver_commands(
+                conn,
+                agent_id=agent.agent_id,
+                limit=self.settings.max_commands_per_ack,
+                now_us=now,
+            )
+            cur.close()
+        self.points.remember(learned)
+        if fresh is None:
+            by_kind = Counter(p.kinds)
+        else:
+            by_kind = Counter(k for s, k in zip(p.seqs, p.kinds, strict=True) if s in fresh)
+        return StoreOutcome(
+            fresh=fresh_count,
+            duplicates=len(p.seqs) - fresh_count,
+            commands=commands,
+            fresh_by_kind=dict(by_kind),
+        )

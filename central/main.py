@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.central = state
     api_errors.install(app)
-    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(api_router)
     app.include_router(system.router)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app

@@ -1,4 +1,8 @@
-"""The API router: every topic's router under ``/api/v1``."""
+"""The API router: every topic's router, each under ``/api/v1`` by its own prefix.
+
+The prefix is on each router, not on ``include_router``, so a route's ``path`` is its full
+template (``/api/v1/plants/{plant}/latest``): the latency metric labels by it.
+"""
 
 from __future__ import annotations
 

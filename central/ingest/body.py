@@ -88,6 +88,39 @@ def describe_validation_error(exc: ValidationError) -> tuple[str, list[str | int
     return "; ".join(parts), location
 
 
+def _find_nul(value: Any, path: list[str | int]) -> list[str | int] | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_nul(key, [*path, "(key)"]) or _find_nul(item, [*path, str(key)])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _find_nul(item, [*path, i])
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_nul_chars(raw: bytes, batch: Batch) -> None:
+    """Refuse text holding NUL (``\\u0000``): PostgreSQL cannot store it in text or JSON.
+
+    The byte search is C-speed on every batch; the walk that names the field runs only when it
+    hits (it can also hit an escaped backslash followed by ``u0000``, which is then accepted).
+    """
+    if b"\\u0000" not in raw:
+        return
+    where = _find_nul(batch.model_dump(mode="json"), [])
+    if where is not None:
+        raise Unprocessable(
+            f"{format_location(where)} holds a NUL character (\\u0000); text cannot hold it",
+            error="schema",
+            location=where,
+        )
+
+
 def parse_batch(raw: bytes) -> Batch:
     """Validate JSON bytes as a :class:`Batch`; :class:`Unprocessable` names the first problem."""
     try:

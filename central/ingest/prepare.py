@@ -13,6 +13,7 @@ Python object per reading.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,6 +134,43 @@ def _check_one(loc: list[str | int], ts: datetime | None, limits: Limits) -> int
     return us
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _check_int(loc: list[str | int], value: int) -> int:
+    """Counts are BIGINT columns: refuse what does not fit instead of failing the transaction."""
+    if value > INT64_MAX:
+        raise Unprocessable(
+            f"{'.'.join(str(p) for p in loc)} = {value} does not fit in 64 bits",
+            error="schema",
+            location=loc,
+        )
+    return value
+
+
+def _finite(loc: list[str | int], value: float | None) -> float | None:
+    """NaN and infinity are not measurements; SQLite would even store NaN as NULL."""
+    if value is not None and not math.isfinite(value):
+        raise Unprocessable(
+            f"{'.'.join(str(p) for p in loc)} = {value}: must be a finite number or null",
+            error="schema",
+            location=loc,
+        )
+    return value
+
+
+def _plain_json(loc: list[str | int], value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise Unprocessable(
+            f"{'.'.join(str(p) for p in loc)}: {exc} (JSON has no NaN or infinity)",
+            error="schema",
+            location=loc,
+        ) from exc
+    return value
+
+
 def _check_point(name: str, i: int, point: str | None, prefix: str, agent: AgentContext) -> None:
     if point is not None and not point.startswith(prefix):
         raise Forbidden(
@@ -186,6 +224,10 @@ def prepare_batch(
     ]
     for i, info in enumerate(batch.points):
         _check_point("points", i, info.point, prefix, agent)
+        _finite(["points", i, "range_low"], info.range_low)
+        _finite(["points", i, "range_high"], info.range_high)
+        for name, limit in info.limits.items():
+            _finite(["points", i, "limits", name], limit)
         if info.point.split("/")[1] != info.device:
             raise Unprocessable(
                 f"points[{i}].device {info.device!r} is not the device segment of point "
@@ -286,10 +328,10 @@ def _aggregates(
                 "point": a.point,
                 "from_ts": from_us,
                 "to_ts": to_us_,
-                "count": a.count,
-                "min": a.min,
-                "max": a.max,
-                "mean": a.mean,
+                "count": _check_int(["aggregates", i, "count"], a.count),
+                "min": _finite(["aggregates", i, "min"], a.min),
+                "max": _finite(["aggregates", i, "max"], a.max),
+                "mean": _finite(["aggregates", i, "mean"], a.mean),
                 "quality": QUALITY_CODE[a.quality],
             }
         )
@@ -310,12 +352,12 @@ def _events(batch: Batch, prefix: str, agent: AgentContext, limits: Limits) -> l
                 "transition": e.transition,
                 "state": e.state,
                 "priority": e.priority.value if e.priority else None,
-                "value": e.value,
-                "limit_value": e.limit,
+                "value": _finite(["events", i, "value"], e.value),
+                "limit_value": _finite(["events", i, "limit"], e.limit),
                 "ts": _check_one(["events", i, "ts"], e.ts, limits),
                 "actor": e.actor,
                 "message": e.message,
-                "details": e.details,
+                "details": _plain_json(["events", i, "details"], e.details),
             }
         )
     return rows
@@ -337,7 +379,7 @@ def _gaps(batch: Batch, prefix: str, agent: AgentContext, limits: Limits) -> lis
                 "stream": g.stream,
                 "from_ts": from_us,
                 "to_ts": to_us_,
-                "count": g.count,
+                "count": _check_int(["gaps", i, "count"], g.count),
                 "reason": g.reason,
             }
         )
@@ -359,14 +401,14 @@ def _health(health: AgentHealth | None, limits: Limits) -> dict[str, Any] | None
     return {
         "ts": _check_one(["health", "ts"], health.ts, limits),
         "version": health.version[:64],
-        "backlog_records": health.backlog_records,
+        "backlog_records": _check_int(["health", "backlog_records"], health.backlog_records),
         "oldest_unsent_ts": _check_one(
             ["health", "oldest_unsent_ts"], health.oldest_unsent_ts, limits
         ),
-        "outbox_bytes": health.outbox_bytes,
-        "quota_bytes": health.quota_bytes,
-        "gaps_total": health.gaps_total,
-        "clock_offset_s": health.clock_offset_s,
+        "outbox_bytes": _check_int(["health", "outbox_bytes"], health.outbox_bytes),
+        "quota_bytes": _check_int(["health", "quota_bytes"], health.quota_bytes),
+        "gaps_total": _check_int(["health", "gaps_total"], health.gaps_total),
+        "clock_offset_s": _finite(["health", "clock_offset_s"], health.clock_offset_s),
         "devices": [d.model_dump(mode="json") for d in health.devices],
     }
 

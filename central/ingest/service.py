@@ -29,7 +29,7 @@ from central.store import PointRegistry, deliver_commands, insert_records, upser
 from central.store.bulk import LatestRows
 from protocols.sync import BatchAck, Command, seq_ranges
 
-from .body import inflate, parse_batch
+from .body import inflate, parse_batch, refuse_nul_chars
 from .prepare import Limits, PreparedBatch, ReadingColumns, prepare_batch
 
 log = structlog.get_logger("central.ingest")
@@ -98,6 +98,7 @@ class IngestService:
                 max_inflated_bytes=self.settings.max_inflated_bytes,
             )
             batch = parse_batch(raw)
+            refuse_nul_chars(raw, batch)
             prepared = prepare_batch(
                 batch, agent=agent, received_us=received, limits=self.limits(received)
             )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 
-# Epoch microseconds (UTC) and seq numbers.
+# Epoch microseconds (UTC).
 Micros = BigInteger
+# Seq numbers and counts an agent reports (64-bit on the wire).
+Big = BigInteger
 # A 64-bit surrogate key that is still SQLite's rowid alias (only INTEGER PRIMARY KEY is).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 # JSON documents; binary JSON on PostgreSQL so they can be indexed later.

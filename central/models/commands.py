@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from ._types import Json, Micros
+from ._types import Big, Json, Micros
 
 
 class CommandStatus(enum.StrEnum):
@@ -45,7 +45,7 @@ class CommandResult(SQLModel, table=True):
     __tablename__ = "command_result"
 
     agent_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True, sa_type=Micros)
+    seq: int = Field(primary_key=True, sa_type=Big)
     command_id: str = Field(max_length=64, index=True)
     ok: bool
     message: str = Field(default="", max_length=2000)

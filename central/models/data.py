@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Index, SmallInteger
 from sqlmodel import Field, SQLModel
 
-from ._types import BigId, Json, Micros
+from ._types import Big, BigId, Json, Micros
 
 WITHOUT_ROWID = {"sqlite_with_rowid": False}
 
@@ -61,8 +61,8 @@ class SeqLedger(SQLModel, table=True):
     __table_args__ = (WITHOUT_ROWID,)
 
     agent_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True, sa_type=Micros)
-    batch_id: int = Field(sa_type=Micros)
+    seq: int = Field(primary_key=True, sa_type=Big)
+    batch_id: int = Field(sa_type=Big)
     kind: int = Field(sa_type=SmallInteger)
 
 
@@ -73,7 +73,7 @@ class Reading(SQLModel, table=True):
     point_id: int = Field(primary_key=True)
     source_ts: int = Field(primary_key=True, sa_type=Micros)
     agent_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True, sa_type=Micros)
+    seq: int = Field(primary_key=True, sa_type=Big)
     received_ts: int = Field(sa_type=Micros)
     value: float | None = None
     quality: int = Field(sa_type=SmallInteger)
@@ -92,7 +92,7 @@ class LatestReading(SQLModel, table=True):
     quality: int = Field(sa_type=SmallInteger)
     reason: str | None = Field(default=None, max_length=120)
     agent_id: int
-    seq: int = Field(sa_type=Micros)
+    seq: int = Field(sa_type=Big)
 
 
 class ReadingAggregate(SQLModel, table=True):
@@ -104,9 +104,9 @@ class ReadingAggregate(SQLModel, table=True):
     point_id: int = Field(primary_key=True)
     from_ts: int = Field(primary_key=True, sa_type=Micros)
     agent_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True, sa_type=Micros)
+    seq: int = Field(primary_key=True, sa_type=Big)
     to_ts: int = Field(sa_type=Micros)
-    count: int
+    count: int = Field(sa_type=Big)
     min: float | None = None
     max: float | None = None
     mean: float | None = None
@@ -123,7 +123,7 @@ class Event(SQLModel, table=True):
     )
 
     agent_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True, sa_type=Micros)
+    seq: int = Field(primary_key=True, sa_type=Big)
     plant_id: int
     point_id: int | None = None
     event_id: str = Field(max_length=64)
@@ -150,13 +150,13 @@ class Gap(SQLModel, table=True):
     )
 
     agent_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True, sa_type=Micros)
+    seq: int = Field(primary_key=True, sa_type=Big)
     plant_id: int
     point_id: int | None = None
     stream: str | None = Field(default=None, max_length=64)
     from_ts: int = Field(sa_type=Micros)
     to_ts: int = Field(sa_type=Micros)
-    count: int
+    count: int = Field(sa_type=Big)
     reason: str = Field(max_length=120)
 
 
@@ -170,10 +170,10 @@ class AgentHealth(SQLModel, table=True):
     ts: int | None = Field(default=None, sa_type=Micros)
     received_ts: int | None = Field(default=None, sa_type=Micros)
     version: str = Field(default="", max_length=64)
-    backlog_records: int = Field(default=0, sa_type=Micros)
+    backlog_records: int = Field(default=0, sa_type=Big)
     oldest_unsent_ts: int | None = Field(default=None, sa_type=Micros)
-    outbox_bytes: int = Field(default=0, sa_type=Micros)
-    quota_bytes: int = Field(default=0, sa_type=Micros)
-    gaps_total: int = Field(default=0, sa_type=Micros)
+    outbox_bytes: int = Field(default=0, sa_type=Big)
+    quota_bytes: int = Field(default=0, sa_type=Big)
+    gaps_total: int = Field(default=0, sa_type=Big)
     clock_offset_s: float | None = None
     devices: list[dict[str, Any]] = Field(default_factory=list, sa_type=Json)

@@ -10,7 +10,15 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from central import crud
-from central.api.deps import AdminUser, SessionDep, StateDep, UserScope, WriteSessionDep, page_limit
+from central.api.deps import (
+    API_PREFIX,
+    AdminUser,
+    SessionDep,
+    StateDep,
+    UserScope,
+    WriteSessionDep,
+    page_limit,
+)
 from central.core.epoch import iso
 from central.errors import NotFound
 from central.models import (
@@ -26,7 +34,7 @@ from central.models import (
 from central.queries import Scope
 from protocols.sync import CommandKind
 
-router = APIRouter(prefix="/agents", tags=["agents"])
+router = APIRouter(prefix=API_PREFIX + "/agents", tags=["agents"])
 log = structlog.get_logger("central.agents")
 
 

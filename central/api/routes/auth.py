@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from central import crud
-from central.api.deps import CurrentUser, StateDep, UserTokenDep, WriteSessionDep
+from central.api.deps import API_PREFIX, CurrentUser, StateDep, UserTokenDep, WriteSessionDep
 from central.core.epoch import iso
 from central.errors import Unauthenticated
 from central.models import TokenPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=API_PREFIX + "/auth", tags=["auth"])
 log = structlog.get_logger("central.auth")
 
 

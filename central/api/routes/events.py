@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from central.api.deps import SessionDep, StateDep, UserScope, page_limit, query_time_us
+from central.api.deps import API_PREFIX, SessionDep, StateDep, UserScope, page_limit, query_time_us
 from central.models import EventList, GapList
 from central.queries import list_events, list_gaps, plant_in_scope, point_in_scope
 from protocols.sync import EventCategory
 
-router = APIRouter(tags=["events"])
+router = APIRouter(prefix=API_PREFIX, tags=["events"])
 
 
 @router.get("/events", response_model=EventList)

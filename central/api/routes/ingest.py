@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from central.api.deps import CurrentAgent, StateDep
+from central.api.deps import API_PREFIX, CurrentAgent, StateDep
 from central.errors import TooLarge
 from protocols.sync import BatchAck, ErrorDetail
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(prefix=API_PREFIX, tags=["ingest"])
 
 _REFUSALS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorDetail, "description": text}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from central.api.deps import SessionDep, StateDep, UserScope
+from central.api.deps import API_PREFIX, SessionDep, StateDep, UserScope
 from central.models import OrgTree
 from central.queries import org_tree
 
-router = APIRouter(tags=["org"])
+router = APIRouter(prefix=API_PREFIX, tags=["org"])
 
 
 @router.get("/org", response_model=OrgTree)

@@ -9,13 +9,21 @@ from fastapi import APIRouter, Query
 from sqlmodel import select
 
 from central import crud
-from central.api.deps import AdminUser, SessionDep, StateDep, UserScope, WriteSessionDep, page_limit
+from central.api.deps import (
+    API_PREFIX,
+    AdminUser,
+    SessionDep,
+    StateDep,
+    UserScope,
+    WriteSessionDep,
+    page_limit,
+)
 from central.core.epoch import now_us
 from central.errors import Conflict
 from central.models import LatestList, Plant, PlantCreate, PlantList, PlantPublic, Region
 from central.queries import latest_values, plant_in_scope, plant_statuses
 
-router = APIRouter(prefix="/plants", tags=["plants"])
+router = APIRouter(prefix=API_PREFIX + "/plants", tags=["plants"])
 log = structlog.get_logger("central.plants")
 
 

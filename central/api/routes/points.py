@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from central.api.deps import SessionDep, StateDep, UserScope, page_limit, query_time_us
+from central.api.deps import API_PREFIX, SessionDep, StateDep, UserScope, page_limit, query_time_us
 from central.core.epoch import now_us
 from central.errors import Unprocessable
 from central.models import PointList, Series
 from central.queries import BucketName, list_points, plant_in_scope, point_in_scope, series
 
-router = APIRouter(prefix="/points", tags=["points"])
+router = APIRouter(prefix=API_PREFIX + "/points", tags=["points"])
 
 DEFAULT_SPAN_US = 24 * 3600 * 1_000_000
 

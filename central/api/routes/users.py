@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from central import crud
 from central.api.deps import (
+    API_PREFIX,
     AdminUser,
     CurrentUser,
     SessionDep,
@@ -19,7 +20,7 @@ from central.api.deps import (
 )
 from central.models import User, UserCreate, UserPublic
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=API_PREFIX + "/users", tags=["users"])
 log = structlog.get_logger("central.users")
 
 

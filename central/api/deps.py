@@ -90,26 +90,29 @@ def get_scope(session: SessionDep, user: CurrentUser) -> Scope:
 UserScope = Annotated[Scope, Depends(get_scope)]
 
 
-def get_current_agent(
-    state: StateDep, session: SessionDep, credentials: AgentCredentials
-) -> AgentContext:
+def get_current_agent(state: StateDep, credentials: AgentCredentials) -> AgentContext:
     if credentials is None or not credentials.credentials:
         state.ingest.refused("unauthenticated", None)
         raise Unauthenticated("ingest needs an agent token: Authorization: Bearer <token>")
     token = credentials.credentials
     kind = token_kind(token)
-    if kind == TokenKind.USER and crud.user_for_token(session, token=token) is not None:
+    if kind == TokenKind.USER and _is_user_token(state, token):
         state.ingest.refused("user_token", None)
         raise Forbidden(
             "a user token cannot write data; agents ingest with their own token",
             error="user_token",
         )
-    agent = crud.agent_for_token(session, token=token) if kind == TokenKind.AGENT else None
+    agent = state.ingest.agent_for_token(token) if kind == TokenKind.AGENT else None
     if agent is None:
         state.metrics.auth_failures.labels("agent_token").inc()
         state.ingest.refused("unauthenticated", None)
         raise Unauthenticated("the agent token is invalid or revoked")
     return agent
+
+
+def _is_user_token(state: CentralState, token: str) -> bool:
+    with Session(state.engine) as session:
+        return crud.user_for_token(session, token=token) is not None
 
 
 CurrentAgent = Annotated[AgentContext, Depends(get_current_agent)]

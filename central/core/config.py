@@ -63,6 +63,8 @@ class Settings(BaseModel):
     min_valid_ts: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     max_commands_per_ack: int = Field(default=50, ge=0, le=1000)
     ingest_retries: int = Field(default=3, ge=1, le=10)
+    agent_auth_cache_s: float = Field(default=5.0, ge=0, le=300)
+    """How long a checked agent token is trusted without a lookup (0: look up every batch)."""
 
     # Users and queries.
     user_token_ttl_s: int = Field(default=8 * 3600, gt=0)

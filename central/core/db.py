@@ -132,6 +132,10 @@ def translate(exc: DBAPIError, doing: str) -> StoreError:
         "SerializationFailure",
         "LockNotAvailable",
     }
+    # A concurrent transaction stored the same (agent, seq) first: trying again finds it.
+    diag = getattr(orig, "diag", None)
+    if name == "UniqueViolation" and getattr(diag, "constraint_name", None) == models.LEDGER_PKEY:
+        retriable = True
     # str(orig) is the driver's message: it names the statement's problem, never parameters.
     first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else name
     return StoreError(f"{doing}: {name}: {first_line}", retriable=retriable)

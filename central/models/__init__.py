@@ -21,6 +21,7 @@ from .auth import (
 )
 from .commands import Command, CommandPublic, CommandResult, CommandStatus
 from .data import (
+    LEDGER_PKEY,
     QUALITY_CODE,
     QUALITY_NAME,
     AgentHealth,
@@ -68,6 +69,7 @@ from .views import (
 )
 
 __all__ = [
+    "LEDGER_PKEY",
     "QUALITY_CODE",
     "QUALITY_NAME",
     "SCHEMA_VERSION",

@@ -34,6 +34,10 @@ class RecordKind(enum.IntEnum):
     COMMAND_RESULT = 5
 
 
+LEDGER_PKEY = "seq_ledger_pkey"
+"""PostgreSQL's name for the ledger's key: violating it means another transaction stored the
+same (agent, seq) first, so the batch can be tried again (see ``central.store.bulk``)."""
+
 QUALITY_CODE = {"good": 0, "uncertain": 1, "bad": 2}
 QUALITY_NAME = {code: name for name, code in QUALITY_CODE.items()}
 

@@ -2,10 +2,13 @@
 
 Both writers take the DBAPI cursor of the transaction ingest opened and never build a Python
 object per reading. SQLite gets ``executemany`` over zipped columns (its fastest path, in C).
-PostgreSQL gets each column as one array parameter and ``unnest`` in a single statement per
-table, one round trip for a thousand rows; the ledger insert reports the fresh seqs with
-``ON CONFLICT DO NOTHING RETURNING``, which also makes two concurrent copies of the same batch
-safe (the second waits on the first's row locks, then sees the conflict).
+PostgreSQL gets the readings by binary ``COPY`` and the ledger and latest values as binary array
+parameters expanded by ``unnest``, one statement per table.
+
+Both look up which seqs the ledger holds before inserting the rest. On SQLite the transaction
+holds the write lock from its start, so nothing can slip in between. On PostgreSQL a concurrent
+copy of the same batch can: its insert then fails on the ledger's primary key, which ingest
+treats as retriable (``central.models.LEDGER_PKEY``), and the retry finds those seqs stored.
 """
 
 from __future__ import annotations
@@ -124,6 +127,9 @@ class SqliteBulkWriter(BulkWriter):
         )
 
 
+READING_COPY_TYPES = ["int4", "int8", "int4", "int8", "int8", "float8", "int2", "text"]
+
+
 class PostgresBulkWriter(BulkWriter):
     dialect = "postgresql"
 
@@ -141,37 +147,57 @@ class PostgresBulkWriter(BulkWriter):
     def claim_seqs(
         self, cur: Any, agent_id: int, batch_id: int, seqs: list[int], kinds: list[int]
     ) -> set[int] | None:
-        # Sorted, so concurrent batches of one agent lock ledger keys in the same order.
-        cur.execute(
-            "INSERT INTO seq_ledger (agent_id, seq, batch_id, kind) "
-            "SELECT %s, s, %s, k FROM unnest(%s::int8[], %s::int2[]) AS t(s, k) ORDER BY s "
-            "ON CONFLICT DO NOTHING RETURNING seq",
-            (agent_id, batch_id, seqs, kinds),
-        )
-        fresh = cur.fetchall()
-        if len(fresh) == len(seqs):
-            return None
-        return {row[0] for row in fresh}
+        # Look first, then a plain insert: about twice as fast as INSERT .. ON CONFLICT DO
+        # NOTHING RETURNING for 1,000 rows. Two copies of one batch racing each other make the
+        # second insert fail on the ledger's key once the first commits; ingest retries it,
+        # and the retry sees the first one's seqs as stored (see LEDGER_CONFLICT).
+        lo, hi = min(seqs), max(seqs)
+        if hi - lo < 2 * len(seqs):
+            cur.execute(
+                "SELECT seq FROM seq_ledger WHERE agent_id = %s AND seq BETWEEN %s AND %s",
+                (agent_id, lo, hi),
+            )
+        else:
+            cur.execute(
+                "SELECT seq FROM seq_ledger WHERE agent_id = %s AND seq = ANY(%b::int8[])",
+                (agent_id, seqs),
+            )
+        existing = {row[0] for row in cur.fetchall()}
+        fresh_seqs, fresh_kinds = seqs, kinds
+        if existing:
+            keep = [i for i, s in enumerate(seqs) if s not in existing]
+            fresh_seqs = [seqs[i] for i in keep]
+            fresh_kinds = [kinds[i] for i in keep]
+        if fresh_seqs:
+            cur.execute(
+                "INSERT INTO seq_ledger (agent_id, seq, batch_id, kind) "
+                "SELECT %s, s, %s, k FROM unnest(%b::int8[], %b::int2[]) AS t(s, k)",
+                (agent_id, batch_id, fresh_seqs, fresh_kinds),
+            )
+        return set(fresh_seqs) if existing else None
 
     def insert_readings(
         self, cur: Any, agent_id: int, cols: ReadingColumns, point_ids: list[int]
     ) -> None:
-        cur.execute(
-            "INSERT INTO reading (point_id, source_ts, agent_id, seq, received_ts, value, "
-            "quality, reason) SELECT p, s, %s, q, r, v, qu, re FROM unnest("
-            "%s::int4[], %s::int8[], %s::int8[], %s::int8[], %s::float8[], %s::int2[], "
-            "%s::text[]) AS t(p, s, q, r, v, qu, re)",
-            (
-                agent_id,
+        # Binary COPY: psycopg formats each row in C, PostgreSQL parses no text. Measured on
+        # 1,000-row batches against unnest(text arrays) and executemany (see the benchmark).
+        with cur.copy(
+            "COPY reading (point_id, source_ts, agent_id, seq, received_ts, value, quality, "
+            "reason) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(READING_COPY_TYPES)
+            write = copy.write_row
+            for row in zip(
                 point_ids,
                 cols.source_us,
+                repeat(agent_id),
                 cols.seq,
                 cols.received_us,
                 cols.value,
                 cols.quality,
                 cols.reason,
-            ),
-        )
+            ):
+                write(row)
 
     def upsert_latest(self, cur: Any, agent_id: int, rows: LatestRows) -> None:
         if not rows:
@@ -181,8 +207,8 @@ class PostgresBulkWriter(BulkWriter):
         cur.execute(
             "INSERT INTO latest_reading (point_id, source_ts, received_ts, value, quality, "
             "reason, seq, agent_id) SELECT p, s, r, v, q, re, sq, %s FROM unnest("
-            "%s::int4[], %s::int8[], %s::int8[], %s::float8[], %s::int2[], %s::text[], "
-            "%s::int8[]) AS t(p, s, r, v, q, re, sq) "
+            "%b::int4[], %b::int8[], %b::int8[], %b::float8[], %b::int2[], %b::text[], "
+            "%b::int8[]) AS t(p, s, r, v, q, re, sq) "
             "ON CONFLICT (point_id) DO UPDATE SET source_ts = EXCLUDED.source_ts, "
             "received_ts = EXCLUDED.received_ts, value = EXCLUDED.value, "
             "quality = EXCLUDED.quality, reason = EXCLUDED.reason, seq = EXCLUDED.seq, "

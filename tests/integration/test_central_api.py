@@ -407,3 +407,21 @@ async def test_plant_status_shows_how_far_behind_and_how_full(target: Target) ->
     r = await target.get("/api/v1/org", viewer)
     regions = {reg["region"]: reg for reg in r.json()["regions"]}
     assert plant in [p["plant"] for p in regions["north-sea"]["plants"]]
+
+
+async def test_concurrent_copies_of_one_batch_are_stored_once(target: Target) -> None:
+    import asyncio
+
+    plant, agent, token = await target.new_agent()
+    seqs = Seqs()
+    b = batch(
+        agent,
+        plant,
+        readings=[reading(seqs, f"{plant}/gd-{i % 3}/h2s", float(i), at(i)) for i in range(300)],
+    )
+    acks = [ack_of(r) for r in await asyncio.gather(*(target.ingest(b, token) for _ in range(6)))]
+    assert {tuple(a.accepted) for a in acks} == {((1, 300),)}
+    assert sorted(a.duplicates for a in acks) == [0] + [300] * 5
+    counts = target.counts(agent)
+    assert counts["reading"] == counts["seq_ledger"] == 300
+    assert counts["latest_reading"] == 3

@@ -63,6 +63,8 @@ class Settings(BaseModel):
     min_valid_ts: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     max_commands_per_ack: int = Field(default=50, ge=0, le=1000)
     ingest_retries: int = Field(default=3, ge=1, le=10)
+    ingest_concurrency: int = Field(default=3, ge=1, le=256)
+    """Batches decoded and stored at once per process (more wait in line, bounded by clients)."""
     agent_auth_cache_s: float = Field(default=5.0, ge=0, le=300)
     """How long a checked agent token is trusted without a lookup (0: look up every batch)."""
 

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -120,6 +121,8 @@ class IngestService:
             threading.Lock() if self.writer.dialect == "sqlite" else nullcontext()
         )
         self._agents = AgentCache(ttl_s=settings.agent_auth_cache_s)
+        # Decoding is CPU work under the GIL: more threads than this only add contention.
+        self.limiter = anyio.CapacityLimiter(settings.ingest_concurrency)
 
     def limits(self, received_us: int) -> Limits:
         s = self.settings

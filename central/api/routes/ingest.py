@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from central.api.deps import API_PREFIX, CurrentAgent, StateDep
 from central.errors import TooLarge
@@ -56,10 +58,13 @@ async def ingest(request: Request, agent: CurrentAgent, state: StateDep) -> Resp
     except TooLarge as exc:
         state.ingest.refused(exc.error, agent)
         raise
-    ack = await run_in_threadpool(
-        state.ingest.ingest,
-        body,
-        content_encoding=request.headers.get("content-encoding"),
-        agent=agent,
+    ack = await anyio.to_thread.run_sync(
+        partial(
+            state.ingest.ingest,
+            body,
+            content_encoding=request.headers.get("content-encoding"),
+            agent=agent,
+        ),
+        limiter=state.ingest.limiter,
     )
     return Response(ack.model_dump_json(), media_type="application/json")

@@ -11,8 +11,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from central.core.db import translate
 from central.errors import RequestRefused, StoreError
 from central.ingest.body import format_location
 from protocols.sync import ErrorDetail
@@ -50,6 +52,11 @@ async def on_store_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "store_failed", "the database refused the operation")
 
 
+async def on_db_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    return await on_store_error(request, translate(exc, "reading the database"))
+
+
 async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
@@ -74,5 +81,6 @@ async def on_http(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestRefused, on_refused)
     app.add_exception_handler(StoreError, on_store_error)
+    app.add_exception_handler(DBAPIError, on_db_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -12,6 +12,7 @@ newer than this code.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -123,21 +124,40 @@ def check_db(engine: Engine) -> None:
         raise translate(exc, "checking the database") from exc
 
 
-def translate(exc: DBAPIError, doing: str) -> StoreError:
-    """A database error as a :class:`StoreError`, retriable when waiting can help."""
-    orig = exc.orig
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [DBAPIError, sqlite3.Error]
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - a SQLite-only install
+        pass
+    else:
+        errors.append(psycopg.Error)
+    return tuple(errors)
+
+
+DRIVER_ERRORS = _driver_errors()
+"""What a database call can raise: SQLAlchemy's wrapper, or the driver's own error when the
+hot path talks to the DBAPI cursor directly."""
+
+_RETRIABLE = {"OperationalError", "DeadlockDetected", "SerializationFailure", "LockNotAvailable"}
+
+
+def translate(exc: BaseException, doing: str) -> StoreError:
+    """A database error as a :class:`StoreError`, retriable when trying again can help."""
+    orig: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
     name = type(orig).__name__
-    retriable = isinstance(exc, OperationalError) or name in {
-        "DeadlockDetected",
-        "SerializationFailure",
-        "LockNotAvailable",
-    }
+    # Connection trouble (a restart, the network) or lock contention; psycopg names its
+    # subclasses more precisely (ConnectionTimeout ...), so look along the class's ancestry.
+    retriable = isinstance(exc, OperationalError) or any(
+        cls.__name__ in _RETRIABLE for cls in type(orig).__mro__
+    )
     # A concurrent transaction stored the same (agent, seq) first: trying again finds it.
     diag = getattr(orig, "diag", None)
     if name == "UniqueViolation" and getattr(diag, "constraint_name", None) == models.LEDGER_PKEY:
         retriable = True
     # str(orig) is the driver's message: it names the statement's problem, never parameters.
-    first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else name
+    text_ = str(orig).strip()
+    first_line = text_.splitlines()[0] if text_ else name
     return StoreError(f"{doing}: {name}: {first_line}", retriable=retriable)
 
 

@@ -19,12 +19,11 @@ from typing import Any
 import anyio
 import structlog
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from central import crud
 from central.core.config import Settings
-from central.core.db import IMMEDIATE, dialect_of, translate
+from central.core.db import DRIVER_ERRORS, IMMEDIATE, dialect_of, translate
 from central.core.epoch import from_us, now_us, to_us
 from central.core.metrics import Metrics
 from central.core.security import hash_token
@@ -197,7 +196,7 @@ class IngestService:
             try:
                 with self._write_turn:
                     return self._store(p)
-            except DBAPIError as exc:
+            except DRIVER_ERRORS as exc:
                 err = translate(exc, f"storing batch {p.batch_key!r}")
                 if not err.retriable or attempt == attempts:
                     self.refused("store_failed", p.agent)

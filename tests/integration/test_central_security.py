@@ -450,3 +450,18 @@ async def test_healthz_is_503_when_the_database_is_unreachable() -> None:
     app.state.central.engine.dispose()
     assert r.status_code == 503
     assert r.json()["database"] == "unreachable"
+
+
+async def test_reads_answer_503_when_the_database_goes_away() -> None:
+    from central import create_app, load_settings
+    from tests.support.ports import free_port
+
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    app = create_app(load_settings(env={}, overrides={"database_url": dead}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://central.test") as c:
+        r = await c.get("/api/v1/plants", headers={"Authorization": "Bearer hse_user_" + "x" * 43})
+    app.state.central.engine.dispose()
+    detail = refusal(r, 503, "store_unavailable")
+    assert "try again" in detail.detail
+    assert r.headers["Retry-After"] == "5"

@@ -425,3 +425,56 @@ async def test_concurrent_copies_of_one_batch_are_stored_once(target: Target) ->
     counts = target.counts(agent)
     assert counts["reading"] == counts["seq_ledger"] == 300
     assert counts["latest_reading"] == 3
+
+
+async def test_points_register_from_metadata_and_latest_filters_by_area_and_quantity(
+    target: Target,
+) -> None:
+    plant, agent, token = await target.new_agent()
+    north_h2s, north_lel, south_h2s = (
+        f"{plant}/gd-1/h2s",
+        f"{plant}/gd-1/lel",
+        f"{plant}/gd-2/h2s",
+    )
+    infos = [
+        point_info(north_h2s, area="north"),
+        point_info(north_lel, area="north", quantity="gas.lel"),
+        point_info(south_h2s, area="south"),
+    ]
+    seqs = Seqs()
+    readings = [
+        reading(seqs, north_h2s, 1.0, at(0)),
+        reading(seqs, north_lel, 12.0, at(0), quantity="gas.lel", unit="%LEL"),
+        reading(seqs, south_h2s, 3.0, at(0)),
+        reading(seqs, f"{plant}/gd-3/o2", 20.9, at(0), quantity="gas.o2", unit="%vol"),
+    ]
+    ack_of(await target.ingest(batch(agent, plant, points=infos, readings=readings), token))
+    viewer = await target.new_user()
+
+    async def latest(**params: object) -> list[tuple[str, float]]:
+        r = await target.get(f"/api/v1/plants/{plant}/latest", viewer, **params)
+        assert r.status_code == 200, r.text
+        return [(p["point"], p["value"]) for p in r.json()["points"]]
+
+    assert len(await latest()) == 4
+    assert await latest(area="north") == [(north_h2s, 1.0), (north_lel, 12.0)]
+    assert await latest(quantity="gas.h2s") == [(north_h2s, 1.0), (south_h2s, 3.0)]
+    assert await latest(area="north", quantity="gas.lel") == [(north_lel, 12.0)]
+
+    r = await target.get("/api/v1/points", viewer, plant=plant, limit=2)
+    page = r.json()
+    assert len(page["points"]) == 2
+    rest = await target.get("/api/v1/points", viewer, plant=plant, cursor=page["next_cursor"])
+    points = {p["point"]: p for p in page["points"] + rest.json()["points"]}
+    assert points[north_lel]["area"] == "north"
+    assert points[north_lel]["limits"] == {"h": 10.0, "hh": 15.0}
+    assert points[north_lel]["registered"] is True
+    unregistered = points[f"{plant}/gd-3/o2"]
+    assert unregistered["registered"] is False  # known only from its readings
+    assert (unregistered["quantity"], unregistered["unit"]) == ("gas.o2", "%vol")
+
+    org = (await target.get("/api/v1/org", viewer)).json()
+    (node,) = [p for r_ in org["regions"] for p in r_["plants"] if p["plant"] == plant]
+    assert node["devices"] == 3
+    assert node["points"] == 4
+    assert [(a["area"], a["points"]) for a in node["areas"]] == [("north", 2), ("south", 1)]

@@ -18,7 +18,7 @@ from protocols.sync import CommandKind
 
 from .core import security
 from .core.epoch import now_us
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, Unprocessable
 from .models import (
     Agent,
     Command,
@@ -120,7 +120,7 @@ def create_user(session: Session, *, user_in: UserCreate) -> User:
     if session.exec(select(User).where(User.username == user_in.username)).first() is not None:
         raise Conflict(f"user {user_in.username!r} exists already", location=["username"])
     if (user_in.scope_kind == ScopeKind.FLEET) != (user_in.scope_key is None):
-        raise Conflict(
+        raise Unprocessable(
             "scope_key names the region or plant for scope_kind region|plant, "
             "and is empty for fleet",
             location=["scope_key"],

@@ -57,7 +57,9 @@ def readings(
     Pass ``next_cursor`` back as ``cursor`` for the next page.
     """
     point = point_in_scope(session, scope, point_id)
-    end_us = query_time_us("end", end) or now_us()
+    end_us = query_time_us("end", end)
+    if end_us is None:
+        end_us = now_us()
     start_us = query_time_us("start", start)
     if start_us is None:
         start_us = end_us - DEFAULT_SPAN_US

@@ -150,7 +150,7 @@ class PostgresBulkWriter(BulkWriter):
         # Look first, then a plain insert: about twice as fast as INSERT .. ON CONFLICT DO
         # NOTHING RETURNING for 1,000 rows. Two copies of one batch racing each other make the
         # second insert fail on the ledger's key once the first commits; ingest retries it,
-        # and the retry sees the first one's seqs as stored (see LEDGER_CONFLICT).
+        # and the retry sees the first one's seqs as stored (central.models.LEDGER_PKEY).
         lo, hi = min(seqs), max(seqs)
         if hi - lo < 2 * len(seqs):
             cur.execute(
@@ -168,7 +168,18 @@ class PostgresBulkWriter(BulkWriter):
             keep = [i for i, s in enumerate(seqs) if s not in existing]
             fresh_seqs = [seqs[i] for i in keep]
             fresh_kinds = [kinds[i] for i in keep]
-        if fresh_seqs:
+        n = len(fresh_seqs)
+        if n and fresh_kinds.count(fresh_kinds[0]) == n and fresh_seqs == list(
+            range(fresh_seqs[0], fresh_seqs[0] + n)
+        ):
+            # One kind, consecutive seqs (a batch of readings, the bulk of all traffic): the
+            # server generates the rows, nothing is sent per row.
+            cur.execute(
+                "INSERT INTO seq_ledger (agent_id, seq, batch_id, kind) "
+                "SELECT %s, s, %s, %s FROM generate_series(%s::int8, %s::int8) AS s",
+                (agent_id, batch_id, fresh_kinds[0], fresh_seqs[0], fresh_seqs[-1]),
+            )
+        elif n:
             cur.execute(
                 "INSERT INTO seq_ledger (agent_id, seq, batch_id, kind) "
                 "SELECT %s, s, %s, k FROM unnest(%b::int8[], %b::int2[]) AS t(s, k)",

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -292,6 +293,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
+    started = time.perf_counter()
     per_repeat, repeats, warmup = (20, 3, 5) if args.quick else (100, 5, 20)
 
     result: dict[str, Any] = {
@@ -304,6 +306,8 @@ def main() -> None:
         "workers": 1,
         "target_readings_per_s": TARGET_READINGS_PER_S,
         "postgres_readings_per_s": None,
+        # The machine is shared: the load around the run says how far to trust the figures.
+        "load_avg_1m_before": round(os.getloadavg()[0], 2),
     }
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-central-")))
@@ -322,6 +326,8 @@ def main() -> None:
             print(f"postgres: {result['postgres_readings_per_s']} readings/s", file=sys.stderr)
         else:
             result["postgres_skipped"] = f"{postgres.ENV} is not set"
+    result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    result["elapsed_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
 
 

@@ -2,10 +2,11 @@
 
 from .body import format_location, inflate, parse_batch
 from .prepare import Limits, PreparedBatch, ReadingColumns, prepare_batch
-from .service import IngestService, StoreOutcome
+from .service import IngestService, IngestStatistics, StoreOutcome
 
 __all__ = [
     "IngestService",
+    "IngestStatistics",
     "Limits",
     "PreparedBatch",
     "ReadingColumns",

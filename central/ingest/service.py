@@ -78,6 +78,18 @@ def newest_per_point(cols: ReadingColumns, point_ids: list[int]) -> LatestRows:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class IngestStatistics:
+    """A snapshot of one ingest service: work in hand and what it remembers."""
+
+    in_progress: int
+    """Batches being decoded or stored now (at most ``ingest_concurrency``)."""
+    waiting: int
+    """Batches queued for a turn."""
+    cached_agents: int
+    known_points: int
+
+
 class AgentCache:
     """Recently authenticated agents by token hash, so a busy agent costs no lookup per batch.
 
@@ -95,6 +107,9 @@ class AgentCache:
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def put(self, key: str, agent: AgentContext) -> None:
         if self.ttl_s <= 0:
@@ -174,6 +189,15 @@ class IngestService:
                 records=prepared.record_count,
             )
         return ack
+
+    def statistics(self) -> IngestStatistics:
+        limiter = self.limiter.statistics()
+        return IngestStatistics(
+            in_progress=limiter.borrowed_tokens,
+            waiting=limiter.tasks_waiting,
+            cached_agents=len(self._agents),
+            known_points=len(self.points),
+        )
 
     def agent_for_token(self, token: str) -> AgentContext | None:
         """The agent holding ``token`` (cached ``agent_auth_cache_s``), or None."""

@@ -169,8 +169,10 @@ class PostgresBulkWriter(BulkWriter):
             fresh_seqs = [seqs[i] for i in keep]
             fresh_kinds = [kinds[i] for i in keep]
         n = len(fresh_seqs)
-        if n and fresh_kinds.count(fresh_kinds[0]) == n and fresh_seqs == list(
-            range(fresh_seqs[0], fresh_seqs[0] + n)
+        if (
+            n
+            and fresh_kinds.count(fresh_kinds[0]) == n
+            and fresh_seqs == list(range(fresh_seqs[0], fresh_seqs[0] + n))
         ):
             # One kind, consecutive seqs (a batch of readings, the bulk of all traffic): the
             # server generates the rows, nothing is sent per row.

@@ -46,6 +46,9 @@ class PointRegistry:
         self._ids: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._ids)
+
     def cached(self, keys: Iterable[str]) -> tuple[dict[str, int], list[str]]:
         """(ids known, keys not cached). Reads need no lock: dict reads are atomic."""
         ids = self._ids

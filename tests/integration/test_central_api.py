@@ -478,3 +478,19 @@ async def test_points_register_from_metadata_and_latest_filters_by_area_and_quan
     assert node["devices"] == 3
     assert node["points"] == 4
     assert [(a["area"], a["points"]) for a in node["areas"]] == [("north", 2), ("south", 1)]
+
+
+async def test_ingest_statistics_report_what_the_service_holds(target: Target) -> None:
+    if target.kind != "asgi":
+        pytest.skip("statistics() is an in-process API")
+    plant, agent, token = await target.new_agent()
+    b = batch(
+        agent, plant, readings=[reading(Seqs(), f"{plant}/d/{i}", 1.0, at(i)) for i in range(3)]
+    )
+    ack_of(await target.ingest(b, token))
+    service = target.client._transport.app.state.central.ingest  # type: ignore[attr-defined]
+    stats = service.statistics()
+    assert stats.in_progress == 0
+    assert stats.waiting == 0
+    assert stats.cached_agents == 1
+    assert stats.known_points == 3

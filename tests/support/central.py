@@ -265,6 +265,8 @@ class Target:
     database_url: str
     admin_name: str
     kind: str
+    app: Any = None
+    """The app itself when it runs in this process (``kind == "asgi"``)."""
     _admin_token: str | None = None
 
     async def login(self, name: str, password: str) -> str:
@@ -367,7 +369,9 @@ async def asgi_target(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://central.test") as c:
-            yield Target(client=c, database_url=database_url, admin_name=admin_name, kind="asgi")
+            yield Target(
+                client=c, database_url=database_url, admin_name=admin_name, kind="asgi", app=app
+            )
 
 
 @asynccontextmanager

@@ -484,11 +484,12 @@ async def test_ingest_statistics_report_what_the_service_holds(target: Target) -
     if target.kind != "asgi":
         pytest.skip("statistics() is an in-process API")
     plant, agent, token = await target.new_agent()
+    seqs = Seqs()
     b = batch(
-        agent, plant, readings=[reading(Seqs(), f"{plant}/d/{i}", 1.0, at(i)) for i in range(3)]
+        agent, plant, readings=[reading(seqs, f"{plant}/d/{i}", 1.0, at(i)) for i in range(3)]
     )
     ack_of(await target.ingest(b, token))
-    service = target.client._transport.app.state.central.ingest  # type: ignore[attr-defined]
+    service = target.app.state.central.ingest
     stats = service.statistics()
     assert stats.in_progress == 0
     assert stats.waiting == 0

@@ -236,3 +236,12 @@ def test_cli_registered_agent_and_user_work_against_a_served_api(
     log = server.child.log_path.read_text(errors="replace")
     assert token not in log
     assert "viewer-password-9" not in log
+
+
+def test_a_database_from_newer_code_is_refused(db: str, tmp_path: Path) -> None:
+    assert cli("init", database_url=db).returncode == 0
+    with sqlite3.connect(tmp_path / "central.db") as conn:
+        conn.execute("UPDATE schema_meta SET value = '99' WHERE key = 'schema_version'")
+    done = cli("init", database_url=db)
+    assert done.returncode == 1
+    assert "schema version 99, newer than this code's 1" in done.stderr

@@ -18,9 +18,10 @@ from __future__ import annotations
 import enum
 import gzip
 from datetime import UTC, datetime
+from operator import methodcaller
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .types import Quality
 
@@ -44,7 +45,10 @@ def _require_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+# AwareDatetime refuses a naive timestamp inside pydantic-core, and methodcaller converts to UTC
+# as a C call: no Python frame per timestamp (a batch of 1,000 readings carries 2,000). Same
+# result as _require_utc.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(methodcaller("astimezone", UTC))]
 
 
 class _Record(BaseModel):

@@ -152,6 +152,7 @@ class ProfileUnit:
             t: max((p.last - p.first + 1 for p in ps), default=1) for t, ps in self._tables.items()
         }
         self._written: dict[Table, dict[int, int | bool]] = {Table.COIL: {}, Table.HOLDING: {}}
+        self._encoded: dict[str, tuple[float, list[int] | bool]] = {}
         self._extents = {
             t: (ps[0].first, max(p.last for p in ps)) if ps else None
             for t, ps in self._tables.items()
@@ -197,10 +198,16 @@ class ProfileUnit:
         out: list[int] = [0] * count
         device = self.device
         t = device.now()  # one instant for the whole answer
-        for p in placed[lo_i:hi_i]:
-            if p.last < address:
-                continue
-            wire = p.to_registers(device.wire_value(p.point_id, t))
+        hits = [p for p in placed[lo_i:hi_i] if p.last >= address]
+        raws = device.wire_values([p.point_id for p in hits], t)
+        encoded = self._encoded
+        for p, raw in zip(hits, raws, strict=True):
+            memo = encoded.get(p.point_id)
+            if memo is not None and memo[0] == raw:
+                wire = memo[1]  # same value as last time: same registers
+            else:
+                wire = p.to_registers(raw)
+                encoded[p.point_id] = (raw, wire)
             if isinstance(wire, bool):
                 if p.spec.bit is not None:
                     if wire:

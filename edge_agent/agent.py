@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from protocols.sync import AgentHealth, Command, DeviceHealth, PointInfo
 
+from .badges import BadgeListener
 from .outbox import Outbox
 from .pipeline import Pipeline, build_channels
 from .plant import ResolvedPlant
@@ -68,6 +69,7 @@ class Agent:
         self.sync: SyncClient | None = None
         self.status: StatusServer | None = None
         self.safety: Safety | None = None
+        self.badges: BadgeListener | None = None
         self.started_ts = wall_clock()
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,6 +142,15 @@ class Agent:
             self._spawn(poller.run(), f"poll[{poller.url}]")
         if self.sync is not None:
             self._spawn(self.sync.run(), "sync")
+        icfg = cfg.interlocks
+        if icfg.badge_topic and icfg.badge_broker:
+            self.badges = BadgeListener(
+                icfg.badge_broker,
+                icfg.badge_topic,
+                self.safety.on_badge,
+                session_id=f"{cfg.agent_id}-badges",
+            )
+            self._spawn(self.badges.run(), "badges")
         log.info(
             "agent started",
             plant=cfg.plant_id,

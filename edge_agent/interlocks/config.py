@@ -158,6 +158,16 @@ class InterlocksConfig(_Model):
         outs = [(o.plc, o.point) for o in self.outputs]
         if len(set(outs)) != len(outs):
             raise ValueError("an output is listed twice in interlocks.outputs")
+        if bool(self.badge_topic) != bool(self.badge_broker):
+            raise ValueError("badge_topic and badge_broker go together: set both or neither")
+        if self.badge_broker and not self.badge_broker.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(
+                f"badge_broker {self.badge_broker!r} must be an mqtt:// or mqtts:// URL"
+            )
+        if self.access and not self.badge_topic:
+            raise ValueError(
+                "interlocks.access rules need badge reads: set badge_topic and badge_broker"
+            )
         return self
 
     def allowed(self, plc: str, point: str) -> AllowedOutput | None:

@@ -132,6 +132,16 @@ def decode(
 
 def _sample(point: MqttPoint, document: Any, payload: bytes, received_ts: float) -> Sample:
     try:
+        if point.payload is PayloadFormat.DOCUMENT:
+            if not isinstance(document, dict):
+                raise PayloadProblem("mqtt.payload.not_object", "payload is not a JSON object")
+            source_ts = None
+            if point.timestamp_field is not None:
+                source_ts = parse_timestamp(lookup(document, point.timestamp_field))
+            text = payload.decode("utf-8")
+            return Sample(
+                point.key, text, Quality.GOOD, received_ts, source_ts=source_ts, raw=payload
+            )
         if point.payload is PayloadFormat.NUMBER:
             raw = as_number(document, "payload")
             source_ts = None

@@ -17,6 +17,7 @@ from protocols.errors import ConfigError
 class PayloadFormat(enum.StrEnum):
     JSON = "json"  # a JSON object; ``field`` is a dotted path to the value
     NUMBER = "number"  # the payload is a plain number in ASCII
+    DOCUMENT = "document"  # a JSON object passed on whole, as text (events such as badge reads)
 
 
 @dataclass(frozen=True, slots=True)

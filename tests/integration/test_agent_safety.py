@@ -23,6 +23,7 @@ from protocols.sync import Lane
 from simulators.device import SimDevice
 from simulators.modbus_server import ModbusSimServer
 from simulators.plc import SafetyPlcSim
+from tests.support.mosquitto import Broker
 from tests.support.ports import free_port
 
 OPERATOR_TOKEN = "op-token-for-tests"
@@ -223,3 +224,94 @@ async def test_plc_watchdog_trips_when_the_agent_stops_its_heartbeat(
             assert plc.tripped is False
         await wait_until(lambda: plc.tripped, 5, "watchdog trip after the agent stopped")
         assert plc.outputs["fan_run"] is True  # the safe state
+
+
+@pytest.mark.mosquitto
+async def test_unqualified_badge_into_a_zone_in_alarm_locks_the_door(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker: Broker
+) -> None:
+    from tests.support.mqtt_clients import publish
+
+    gas_port, plc_port = free_port(), free_port()
+    path = plant_config(tmp_path, gas_port, plc_port)
+    quals = tmp_path / "quals.csv"
+    quals.write_text(
+        "person_id,qualification,expires\nP-1,h2s-training,2020-01-31\nP-2,h2s-training,2099-12-31\n",
+        encoding="utf-8",
+    )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["interlocks"]["outputs"].append({"plc": "plc-1", "point": "door_lock", "safe": 0})
+    data["interlocks"].update(
+        {
+            "badge_topic": "plant-t/badges",
+            "badge_broker": broker.url,
+            "qualifications_csv": str(quals),
+            "access": [
+                {"zone": "zone-a", "qualification": "h2s-training",
+                 "when": {"zone_alarm": {"zone": "zone-a", "quantity": "gas.h2s"}},
+                 "deny": {"plc": "plc-1", "point": "door_lock", "value": 1}},
+            ],
+        }
+    )  # fmt: skip
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    plant = resolve_plant(load_config(path), file=str(path))
+    gas = SimDevice(plant.config.devices[0], Catalog().profile("gd-h2s-mb"), seed=2)
+    async with (
+        ModbusSimServer([gas], host="127.0.0.1", port=gas_port),
+        SafetyPlcSim(host="127.0.0.1", port=plc_port, watchdog_s=5.0) as plc,
+        Agent(plant) as agent,
+    ):
+        assert agent.safety is not None
+        assert agent.badges is not None
+        plc_door = lambda: plc.outputs["door_lock"]  # noqa: E731
+        rig_ok = await wait_for_reading(agent)
+        assert rig_ok
+        # Zone quiet: even the unqualified person gets in (no deny written).
+        await publish(
+            broker.host, broker.port, [("plant-t/badges", '{"person_id": "P-1", "zone": "zone-a"}')]
+        )
+        await wait_until(
+            lambda: agent.badges is not None and agent.badges.stats.reads == 1, 10, "badge read"
+        )
+        assert agent.safety.interlocks.denials == 0
+        rig_gas_high = Step(to=9.0, noise=0.05)  # above H (7 ppm): zone-a is in alarm
+        gas.set_signal("h2s", rig_gas_high)
+        await wait_until(
+            lambda: agent.safety is not None and agent.safety.engine.alarm(f"{H2S}:h").active,
+            10,
+            "H",
+        )
+        messages = [
+            (
+                "plant-t/badges",
+                '{"person_id": "P-2", "zone": "zone-a", "badge": "B-2"}',
+            ),  # qualified
+            ("plant-t/badges", "{not json"),  # malformed: counted, ignored
+            ("plant-t/badges", '{"person_id": "P-1", "zone": "zone-a", "badge": "B-1"}'),  # expired
+        ]
+        await publish(broker.host, broker.port, messages)
+        await wait_until(lambda: plc_door() is True and agent.safety is not None and agent.safety.interlocks.denials == 1,
+                         10, "door locked for P-1")  # fmt: skip
+        assert agent.badges.stats.malformed == 1
+        assert agent.safety.interlocks.denials == 1  # P-2 was let in
+        await wait_until(
+            lambda: agent.safety is not None and agent.safety.events_written > 0, 5, "events stored"
+        )
+    # The denial is an alarm event in the outbox.
+    from edge_agent.outbox import Outbox
+
+    async with await Outbox.open(tmp_path / "outbox.db") as outbox:
+        pending = await outbox.take(Lane.EVENTS, 10_000)
+        assert pending is not None
+        denied = [e for e in pending.events if e.kind == "access.denied"]
+        assert len(denied) == 1
+        assert "P-1 has an expired (2020-01-31) h2s-training" in denied[0].message
+
+
+async def wait_for_reading(agent: Agent) -> bool:
+    await wait_until(
+        lambda: agent.pipeline is not None and agent.pipeline.statistics().readings_out > 2,
+        10,
+        "first readings",
+    )
+    return True

@@ -319,6 +319,10 @@ async def test_unqualified_person_badging_into_a_zone_in_alarm_is_denied() -> No
         ({"rules": [{"id": "x", "when": {"alarm": "a"}, "then": {"plc": "p", "point": "q", "value": 1}}] * 2},
          "must be unique"),
         ({"outputs": [{"plc": "p", "point": "q", "safe": 1}] * 2}, "listed twice"),
+        ({"badge_topic": "p/badges"}, "go together"),
+        ({"badge_topic": "p/badges", "badge_broker": "http://x"}, "must be an mqtt://"),
+        ({"access": [{"zone": "z", "qualification": "q", "when": {"alarm": "a"},
+                      "deny": {"plc": "p", "point": "d", "value": 1}}]}, "need badge reads"),
     ],
 )  # fmt: skip
 def test_bad_interlock_config_is_refused(bad: dict[str, object], message: str) -> None:

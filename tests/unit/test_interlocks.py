@@ -286,6 +286,8 @@ async def test_unreachable_plc_does_not_crash_the_writer() -> None:
 
 async def test_unqualified_person_badging_into_a_zone_in_alarm_is_denied() -> None:
     config = make_config(
+        badge_topic="p1/badges",
+        badge_broker="mqtt://127.0.0.1:1883",
         access=[
             {"zone": "zone-a", "qualification": "h2s-training",
              "when": {"zone_alarm": {"zone": "zone-a", "quantity": "gas.h2s"}},

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from device_profiles import Catalog, ProfileError
+from protocols import ConfigError as DriverConfigError
 
 from .config import ConfigError, load_config
 from .logs import configure_logging
@@ -152,6 +153,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from .probe import ProbeError, format_table, probe
 
     catalog = Catalog(args.profiles_dir)
+    configure_logging("error")  # the probe's own message says what went wrong
     try:
         rows = asyncio.run(
             probe(
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"alarms {args.action} needs an alarm id")
     try:
         code: int = args.func(args)
-    except (ConfigError, ProfileError) as exc:
+    except (ConfigError, ProfileError, DriverConfigError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     except KeyError as exc:  # an unknown profile id in probe

@@ -42,3 +42,8 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    # The drivers report connection problems themselves (once per state change, as data); the
+    # libraries' own per-attempt error lines would repeat them on every retry.
+    for name in ("pymodbus", "pymodbus.logging"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)

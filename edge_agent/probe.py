@@ -105,7 +105,9 @@ async def _connect(driver: Any, url: str, timeout_s: float) -> None:
     except TimeoutError as exc:
         raise ProbeError(f"{url} did not answer within {timeout_s} s") from exc
     except ProtocolError as exc:
-        raise ProbeError(f"cannot connect to {url}: {exc}") from exc
+        raise ProbeError(
+            str(exc) if url in str(exc) else f"cannot connect to {url}: {exc}"
+        ) from exc
 
 
 async def _collect(driver: Any, keys: set[str], wait_s: float) -> list[Sample]:

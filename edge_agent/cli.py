@@ -205,6 +205,31 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--timeout", type=float, default=5.0)
     status.set_defaults(func=cmd_status)
 
+    alarms = sub.add_parser("alarms", help="list alarms, or ack / shelve / unshelve / reset one")
+    alarms.add_argument(
+        "action", choices=["list", "ack", "shelve", "unshelve", "reset"], nargs="?", default="list"
+    )
+    alarms.add_argument("alarm_id", nargs="?", help="e.g. plant-1/gas-north/h2s:hh")
+    alarms.add_argument(
+        "--url", default="http://127.0.0.1:8710", help="the agent's status endpoint"
+    )
+    alarms.add_argument(
+        "--actor", default=os.environ.get("USER", "operator"), help="who acts (recorded)"
+    )
+    alarms.add_argument(
+        "--reason", default="", help="why (recorded; site practice asks it for shelving)"
+    )
+    alarms.add_argument("--minutes", type=float, default=60.0, help="shelve for this long")
+    alarms.add_argument(
+        "--all", action="store_true", help="every alarm, not only those away from normal"
+    )
+    alarms.add_argument("--json", action="store_true")
+    alarms.add_argument(
+        "--token-env", default="HSE_EDGE_OPERATOR_TOKEN", help="variable holding the operator token"
+    )
+    alarms.add_argument("--timeout", type=float, default=5.0)
+    alarms.set_defaults(func=cmd_alarms)
+
     probe = sub.add_parser(
         "probe", help="read a device once through a profile and print every point"
     )

@@ -29,11 +29,11 @@ from asyncua.client.client import Client
 from asyncua.ua import uaerrors
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors import UaError
-from tenacity import AsyncRetrying, wait_random_exponential
 
 from protocols.driver import Timeouts
-from protocols.errors import ConfigError, ConnectError, ProtocolError, WriteError
+from protocols.errors import ConfigError, ConnectError, WriteError
 from protocols.point_states import PointStates
+from protocols.reconnect import reconnect
 from protocols.sample_queue import SampleQueue
 from protocols.stats import RateMeter
 from protocols.types import DriverStatistics, Quality, Sample, Value
@@ -199,33 +199,16 @@ class OpcUaDriver:
         self._log.warning("opcua.unavailable", error=reason)
 
     async def _reconnect(self) -> None:
-        down_since = time.monotonic()
-        failures = 0
-        retrying = AsyncRetrying(
-            wait=wait_random_exponential(
-                multiplier=self.options.reconnect_initial_s,
-                max=self.options.reconnect_max_s,
-                min=self.options.reconnect_initial_s / 2,
-            ),
-            reraise=True,
+        await reconnect(
+            self._establish,
+            lock=self._lock,
+            initial_s=self.options.reconnect_initial_s,
+            max_s=self.options.reconnect_max_s,
+            record_error=self._record_error,
+            log=self._log,
+            event_prefix="opcua",
         )
-        async for attempt in retrying:
-            with attempt:
-                async with self._lock:
-                    try:
-                        await self._establish()
-                    except ProtocolError as exc:
-                        failures += 1
-                        self._record_error(str(exc))
-                        if failures == 1 or not exc.retriable:
-                            self._log.warning(
-                                "opcua.reconnect_failed", error=str(exc), attempt=failures
-                            )
-                        raise
         self._reconnects += 1
-        self._log.info(
-            "opcua.back", down_s=round(time.monotonic() - down_since, 3), attempts=failures + 1
-        )
 
     async def close(self) -> None:
         """Stop reconnecting, delete the subscription, close the session; idempotent."""

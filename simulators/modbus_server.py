@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +22,7 @@ from device_profiles import Catalog, DeviceEntry, ProfileError
 from simulators.device import SimDevice
 from simulators.modbus import ProfileUnit, UnitServer
 from simulators.modbus.serving import Framer
+from simulators.serving_process import serve_until_signalled
 
 __all__ = ["ModbusSimServer", "main"]
 
@@ -139,16 +139,14 @@ async def _serve(args: argparse.Namespace) -> None:
         baudrate=args.baudrate,
         parity=args.parity,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
+
+    def banner() -> str:
         units = ", ".join(
             f"{d.profile.id}@{u.unit_id}" for d, u in zip(devices, server.units, strict=True)
         )
-        print(f"serving {units} on {server.endpoint}", flush=True)
-        await stop.wait()
+        return f"serving {units} on {server.endpoint}"
+
+    await serve_until_signalled(server, banner)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import hmac
-import signal
 import struct
 from collections import deque
 from collections.abc import Sequence
@@ -27,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 
 import structlog
+
+from simulators.serving_process import read_users_file, serve_until_signalled
 
 log = structlog.get_logger("simulators.mqtt_broker")
 
@@ -484,17 +485,6 @@ class MqttBroker:
         )
 
 
-def _read_users(path: Path) -> dict[str, str]:
-    users = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, sep, password = line.partition(":")
-            if not sep:
-                raise SystemExit(f"{path}: expected lines of user:password")
-            users[name] = password
-    return users
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -505,20 +495,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     broker = MqttBroker(
         host=args.host,
         port=args.port,
-        users=_read_users(args.users_file) if args.users_file else None,
+        users=read_users_file(args.users_file) if args.users_file else None,
         max_queued_messages=args.max_queued_messages,
     )
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with broker:
-            print(f"serving {broker.url}", flush=True)
-            await stop.wait()
-
-    asyncio.run(serve())
+    asyncio.run(serve_until_signalled(broker, lambda: f"serving {broker.url}"))
     return 0
 
 

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
 import ssl
 import sys
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from device_profiles import Catalog, DeviceEntry
 from device_profiles.schema import PointProfile
 from protocols.mqtt import PayloadFormat
 from simulators.device import SimDevice
+from simulators.serving_process import serve_until_signalled
 
 TimestampFormat = Literal["iso", "epoch_s", "epoch_ms"]
 log = structlog.get_logger("simulators.mqtt")
@@ -207,17 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls_context=context,
     )
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with publisher:
-            print(f"publishing to {args.broker}", flush=True)
-            await stop.wait()
-
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+        asyncio.run(serve_until_signalled(publisher, lambda: f"publishing to {args.broker}"))
     return 0
 
 

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from device_profiles import Catalog, DeviceEntry
 from simulators.device import SimDevice
+from simulators.serving_process import read_users_file, serve_until_signalled
 
 NAMESPACE_URI = "urn:hse-sensor-platform:simulator"
 NAMESPACE_INDEX = 2  # the first namespace a server registers after its own two
@@ -327,18 +327,6 @@ class OpcUaSimServer:
         log.info("opcua_sim.stopped", endpoint=self.endpoint)
 
 
-def _read_users(path: Path) -> dict[str, str]:
-    users = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, sep, password = line.partition(":")
-        if not sep or not name:
-            raise SystemExit(f"{path}:{number}: expected 'user:password'")
-        users[name] = password
-    return users
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", required=True, help="device profile id")
@@ -370,21 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         security=args.security,
         certificate=args.cert,
         private_key=args.key,
-        users=_read_users(args.users_file) if args.users_file else None,
+        users=read_users_file(args.users_file) if args.users_file else None,
         trusted_client_certificates=args.trust_client_cert,
         update_interval_s=args.update_interval_s,
     )
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with server:
-            print(f"serving {server.endpoint}", flush=True)
-            await stop.wait()
-
-    asyncio.run(serve())
+    asyncio.run(serve_until_signalled(server, lambda: f"serving {server.endpoint}"))
     return 0
 
 

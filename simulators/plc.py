@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from protocols.errors import ProtocolError
 from protocols.modbus import ModbusPoint, Table, decode, encode
 from simulators.modbus import UnitServer
 from simulators.modbus.unit import ILLEGAL_ADDRESS, SERVER_DEVICE_FAILURE, Items
+from simulators.serving_process import serve_until_signalled
 
 __all__ = ["DEFAULT_OUTPUTS", "OutputChange", "PlcOutput", "PlcUnit", "SafetyPlcSim", "main"]
 
@@ -394,13 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plc = SafetyPlcSim(
             host=args.host, port=args.port, watchdog_s=args.watchdog_s, unit_id=args.unit_id
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with plc:
-            print(f"safety PLC on {plc.endpoint}, watchdog {plc.watchdog_s} s", flush=True)
-            await stop.wait()
+        await serve_until_signalled(
+            plc, lambda: f"safety PLC on {plc.endpoint}, watchdog {plc.watchdog_s} s"
+        )
 
     asyncio.run(serve())
     return 0

@@ -101,7 +101,7 @@ def test_check_refuses_a_plant_whose_scenario_does_not_fit(
 def test_run_dry_run_prints_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(SITE), "--dry-run", "--seed", "9", "--bind", "127.0.0.2"]) == 0
     out = capsys.readouterr().out
-    assert "plant site-xa-metro-07: 7 devices on 2 endpoints, scenario dust-episode, seed 9" in out
+    assert "plant site-xa-metro-07: 8 devices on 3 endpoints, scenario dust-episode, seed 9" in out
     assert "modbus+tcp://127.0.0.2:17020: lel-shaft-01 (gd-lel-mb), o2-shaft-01 (gd-o2-mb)" in out
     assert "mqtt publisher -> mqtt://127.0.0.1:1883: dust-01 (gs-dust-mqtt)" in out
 
@@ -153,7 +153,7 @@ def test_run_serves_plays_and_stops_after_duration(capsys: pytest.CaptureFixture
     factory = FakeFactory()
     assert main(["run", str(SITE), "--duration", "0.2"], server_factory=factory) == 0
     out = capsys.readouterr().out
-    assert len(factory.servers) == 2
+    assert len(factory.servers) == 3  # Modbus gateway, MQTT publisher, shaft PLC
     assert all(s.events == ["start", "stop"] for _, s in factory.servers)
     for _, server in factory.servers:
         assert f"serving {server.endpoint}" in out
@@ -222,5 +222,5 @@ def test_run_stops_every_server_on_a_signal(tmp_path: Path, sig: signal.Signals)
         child.stop()
     out = (tmp_path / "sim.log").read_text(errors="replace")
     assert returncode == 0, out
-    assert out.count("fake stopped") == 2
+    assert out.count("fake stopped") == 3
     assert "\nstopped\n" in out

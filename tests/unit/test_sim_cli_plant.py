@@ -458,12 +458,14 @@ async def test_stop_before_the_scenario_ends_cancels_it() -> None:
 async def test_a_server_that_fails_to_start_stops_the_ones_already_started() -> None:
     plan, devices, _ = _construction_site()
     kinds = [s.endpoint.kind for s in plan.servers]
-    assert kinds == [ServerKind.MODBUS, ServerKind.MQTT]
+    assert kinds == [ServerKind.MODBUS, ServerKind.MQTT, ServerKind.PLC]
     factory = FakeFactory(fail_start=ServerKind.MQTT)
     with pytest.raises(OSError, match="address already in use"):
         async with PlantSimulation(plan, devices, server_factory=factory):
             pytest.fail("must not get here")
     assert factory.servers[0][1].events == ["start", "stop"]
+    # the failing MQTT server never started, and the PLC after it was never built
+    assert [(p.endpoint.kind, s.events) for p, s in factory.servers[1:]] == [(ServerKind.MQTT, [])]
 
 
 async def test_a_server_that_hangs_on_start_times_out() -> None:

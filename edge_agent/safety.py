@@ -208,6 +208,10 @@ class Safety:
     def now(self) -> float:
         return self._wall()
 
+    def events_pending(self) -> int:
+        """Events decided but not yet stored in the outbox."""
+        return self._queue.qsize()
+
     def _emit(self, event: EventRecord) -> None:
         self._queue.put_nowait(event)
 

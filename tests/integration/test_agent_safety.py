@@ -156,7 +156,10 @@ async def test_leak_trips_the_fan_latches_and_is_acked_and_reset_over_the_status
     assert agent.safety.engine.alarm(f"{H2S}:hh").state == "normal"
 
     # Every transition is an event in the outbox, durably.
-    await wait_until(lambda: agent.safety.events_written >= 5, 5, "events stored")
+    safety = agent.safety
+    await wait_until(
+        lambda: safety.events_pending() == 0 and safety.events_written >= 5, 5, "events stored"
+    )
     pending = await outbox.take(Lane.EVENTS, 1000)
     assert pending is not None
     seen = [(e.kind, e.transition, e.actor) for e in pending.events]

@@ -218,6 +218,13 @@ class MqttDriver:
         )
         self._reconnects += 1
 
+    async def __aenter__(self) -> MqttDriver:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Stop receiving and reconnecting, disconnect cleanly (the session stays on the broker
         unless ``clean_session``); idempotent."""

@@ -210,6 +210,13 @@ class OpcUaDriver:
         )
         self._reconnects += 1
 
+    async def __aenter__(self) -> OpcUaDriver:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Stop reconnecting, delete the subscription, close the session; idempotent."""
         if self._closed:

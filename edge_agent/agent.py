@@ -101,7 +101,7 @@ class Agent:
         self.safety = Safety(self.plant, self.outbox, wall_clock=self._wall)
         # Rules first: safety never waits on storage.
         consumers = [self.safety.on_readings, *self._extra_consumers, self.outbox.add_readings]
-        self.pipeline = Pipeline(channels, consumers)
+        self.pipeline = Pipeline(channels, consumers, ignored=self.plant.text_point_keys())
         self.pollers = [
             ConnectionPoller(
                 c.url,

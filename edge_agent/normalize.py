@@ -35,6 +35,9 @@ from protocols.types import Quality, Sample
 from .config import QualityConfig
 from .records import ReadingRecord
 
+# Status words, relay states and counters hold still for hours by design: not a stuck sensor.
+NON_SIGNAL_QUANTITIES = frozenset({"status", "runtime", "info"})
+TEXT_QUANTITIES = frozenset({"info"})  # serial numbers and the like: metadata, not readings
 EPOCH_FLOOR = 946_684_800.0  # 2000-01-01T00:00:00Z: no reading of this platform is older
 EWMA_ALPHA = 0.1
 SPIKE_MAX_SAMPLES = 2  # a spike lasts 1-2 samples (hse-standards.md §8.3); longer is a level change
@@ -62,6 +65,7 @@ class PointChannel:
     flatline_samples: int
     spike_k: float
     max_future_skew_s: float
+    signal_checks: bool = True  # flatline and spike: for measurements, not status words or flags
     # state
     last_value: float | None = None
     repeat_count: int = 0
@@ -113,6 +117,7 @@ class PointChannel:
             flatline_samples=quality.flatline_samples,
             spike_k=quality.spike_k,
             max_future_skew_s=quality.max_future_skew_s,
+            signal_checks=point.quantity not in NON_SIGNAL_QUANTITIES,
         )
 
     def process(self, sample: Sample) -> ReadingRecord:
@@ -157,10 +162,13 @@ class PointChannel:
             quality, reason = _UNCERTAIN, "range.under"
         elif self.high is not None and value > self.high:
             quality, reason = _UNCERTAIN, "range.over"
-        elif self._flatline(value):
-            quality, reason = _UNCERTAIN, "flatline"
-        elif self._spike(value):
-            quality, reason = _UNCERTAIN, "spike"
+        elif self.signal_checks:
+            # Both checks update their state on every value, so neither may short-circuit the other.
+            flat, spike = self._flatline(value), self._spike(value)
+            if flat:
+                quality, reason = _UNCERTAIN, "flatline"
+            elif spike:
+                quality, reason = _UNCERTAIN, "spike"
         if reason is not None and quality is _GOOD:
             quality = _UNCERTAIN
         return ReadingRecord(

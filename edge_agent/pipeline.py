@@ -56,8 +56,10 @@ class Pipeline:
         consumers: Sequence[Consumer],
         *,
         queue_size: int = 1000,
+        ignored: frozenset[str] = frozenset(),
     ) -> None:
         self.channels = channels
+        self.ignored = ignored  # keys polled on purpose but not turned into readings (text points)
         self.consumers = list(consumers)
         self._queue: asyncio.Queue[list[Sample]] = asyncio.Queue(maxsize=queue_size)
         self._samples_in = 0
@@ -78,7 +80,8 @@ class Pipeline:
         for sample in samples:
             channel = channels.get(sample.key)
             if channel is None:
-                self._unknown += 1
+                if sample.key not in self.ignored:
+                    self._unknown += 1
                 continue
             out.append(channel.process(sample))
         self._samples_in += len(samples)

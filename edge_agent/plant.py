@@ -27,6 +27,7 @@ from protocols import ProtocolError, driver_class
 from .config import ConfigError, PlantConfig
 from .interlocks.conditions import point_of
 from .interlocks.config import AlarmLeaf, ExposureLeaf, FaultLeaf, ZoneAlarmLeaf, leaves
+from .normalize import TEXT_QUANTITIES
 from .rules import RuleEngine, RulesConfig, RulesConfigError, load_rules_config, rule_points
 
 
@@ -55,8 +56,19 @@ class ResolvedPlant:
         return f"{self.config.plant_id}/{device_id}/{point_id}"
 
     def points(self) -> list[tuple[str, ResolvedDevice, ResolvedPoint]]:
-        """Every measured point with its full id ``plant/device/point``."""
-        return [(self.point_id(d.id, p.point_id), d, p) for d in self.devices for p in d.points]
+        """Every measured point with its full id ``plant/device/point`` (text points, such as a
+        serial number, are device metadata and left out)."""
+        return [
+            (self.point_id(d.id, p.point_id), d, p)
+            for d in self.devices
+            for p in d.points
+            if p.quantity not in TEXT_QUANTITIES
+        ]
+
+    def text_point_keys(self) -> frozenset[str]:
+        return frozenset(
+            p.key for d in self.devices for p in d.points if p.quantity in TEXT_QUANTITIES
+        )
 
     def connections(self) -> list[Connection]:
         groups: dict[str, list[ResolvedDevice]] = defaultdict(list)
@@ -162,7 +174,10 @@ def resolve_plant(config: PlantConfig, *, file: str = "<config>") -> ResolvedPla
     if problems or limit_set is None:
         raise ConfigError(file, problems)
     plant_points = [
-        (f"{config.plant_id}/{d.id}/{p.point_id}", d, p) for d in devices for p in d.points
+        (f"{config.plant_id}/{d.id}/{p.point_id}", d, p)
+        for d in devices
+        for p in d.points
+        if p.quantity not in TEXT_QUANTITIES
     ]
     rules = _check_rules(config, plant_points, limit_set, problems)
     _check_interlocks(config, plant_points, plcs, problems)

@@ -158,3 +158,26 @@ def test_non_numeric_driver_value_is_bad_not_zero() -> None:
 def test_nan_is_bad() -> None:
     r = channel("h2s").process(sample(float("nan")))
     assert (r.value, r.quality, r.reason) == (None, Quality.BAD, "decode.nan")
+
+
+def test_status_words_are_not_checked_for_flatline_or_spikes() -> None:
+    profile = DeviceProfile.model_validate(
+        {"id": "s", "manufacturer": "t", "model": "t", "kind": "gas_detector", "protocol": "modbus",
+         "points": [{"id": "status", "quantity": "status", "unit": "1",
+                     "modbus": {"table": "holding", "address": 0, "type": "uint16"}}]}
+    )  # fmt: skip
+    device = resolve_device(
+        DeviceEntry(id="d1", profile="s", url="modbus+tcp://127.0.0.1:1"), profile
+    )
+    ch = PointChannel.for_point(
+        "p1/d1/status", device.point("status"), QualityConfig(flatline_samples=3)
+    )
+    values = [0, 4, 0, 0] + [0] * 40 + [512]  # a fault bit came and went; a sudden new bit
+    assert {ch.process(sample(v, t=T0 + i)).reason for i, v in enumerate(values)} == {None}
+
+
+def test_range_check_does_not_freeze_the_flatline_state() -> None:
+    ch = channel("h2s", flatline_samples=4)
+    for i, v in enumerate([1.0, 1.1, 101.0, 1.2, 1.2, 1.2, 1.2]):
+        r = ch.process(sample(v, t=T0 + i))
+    assert r.reason == "flatline"

@@ -123,6 +123,7 @@ class Agent:
                 batch_size=cfg.central.batch_size,
                 heartbeat_s=cfg.central.heartbeat_s,
                 timeout_s=cfg.central.timeout_s,
+                backoff_max_s=cfg.central.retry_max_s,
             )
         if cfg.status.enabled:
             self.status = StatusServer(

@@ -539,3 +539,37 @@ class Stack:
         for broker in self.brokers:
             broker.stop()
         self.central.stop()
+
+
+# --- load -------------------------------------------------------------------------------------
+
+LOAD_PROFILE_ID = "load-50-mb"
+LOAD_POINTS_PER_UNIT = 50
+
+
+def load_profile() -> dict[str, Any]:
+    """A 50-channel gas controller (float32 holding registers, one block read), constant values."""
+    return profile(
+        LOAD_PROFILE_ID,
+        "modbus",
+        [
+            TestPoint(f"ch{i:02d}", "gas.h2s", "ppm", (0, 100), 1.0 + i / 8)
+            for i in range(LOAD_POINTS_PER_UNIT)
+        ],
+    )
+
+
+def load_devices(readings_per_s: int, *, poll_s: float = 0.5) -> list[dict[str, Any]]:
+    """Controllers on one Modbus TCP port that together make ``readings_per_s``."""
+    port = free_port()
+    units = max(1, round(readings_per_s * poll_s / LOAD_POINTS_PER_UNIT))
+    return [
+        device(
+            f"ctrl-{u:02d}",
+            LOAD_PROFILE_ID,
+            f"modbus+tcp://127.0.0.1:{port}",
+            unit_id=u,
+            poll_s=poll_s,
+        )
+        for u in range(1, units + 1)
+    ]

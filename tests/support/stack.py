@@ -448,6 +448,17 @@ class OutboxContents:
         return {*self.reading_seqs, *self.aggregate_seqs, *self.event_seqs}
 
 
+def seq_floor(path: Path) -> int:
+    """The highest seq an outbox file (or its side file) has reserved or holds: the agent's next
+    life hands out seqs from the one above (``edge_agent.outbox.seqmark``)."""
+    if not path.exists():
+        return 0
+    side = path.with_name(path.name + ".seq")
+    marks = [json.loads(side.read_text())["reserved_through"]] if side.exists() else []
+    contents = outbox_contents(path)
+    return max([*marks, contents.seq_reserved, *contents.seqs, 0])
+
+
 def outbox_contents(path: Path) -> OutboxContents:
     """Read an outbox file the way the agent's next start would (WAL included), changing nothing."""
     out = OutboxContents()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.support.ports import free_port
-from tests.support.stack import TestPoint, device, profile
+from tests.support.stack import ConstPoint, device, profile
 
 PLANT = "e2e-plant"
 
@@ -25,13 +25,13 @@ class Expected:
 
 PROFILES = [
     # pressure transmitter reporting bar (-> kPa) and a two-gas detector, over Modbus TCP
-    profile("e2e-pt-mb", "modbus", [TestPoint("pressure", "pressure", "bar", (0, 16), 6.5)]),
+    profile("e2e-pt-mb", "modbus", [ConstPoint("pressure", "pressure", "bar", (0, 16), 6.5)]),
     profile(
         "e2e-gas-mb",
         "modbus",
         [
-            TestPoint("h2s", "gas.h2s", "ppm", (0, 100), 2.5),
-            TestPoint("lel", "gas.lel", "%LEL", (0, 100), 12.5),
+            ConstPoint("h2s", "gas.h2s", "ppm", (0, 100), 2.5),
+            ConstPoint("lel", "gas.lel", "%LEL", (0, 100), 12.5),
         ],
     ),
     # vibration in in/s (-> mm/s) and oxygen, over OPC UA
@@ -39,8 +39,8 @@ PROFILES = [
         "e2e-vib-ua",
         "opcua",
         [
-            TestPoint("velocity", "vibration.velocity_rms", "in/s", (0, 2), 0.125),
-            TestPoint("o2", "gas.o2", "%vol", (0, 25), 20.75),
+            ConstPoint("velocity", "vibration.velocity_rms", "in/s", (0, 2), 0.125),
+            ConstPoint("o2", "gas.o2", "%vol", (0, 25), 20.75),
         ],
     ),
     # noise and dust in one JSON document with a timestamp, over MQTT
@@ -48,8 +48,8 @@ PROFILES = [
         "e2e-env-mqtt",
         "mqtt",
         [
-            TestPoint("laeq", "noise.laeq", "dB(A)", (30, 130), 71.5),
-            TestPoint("pm10", "dust.pm10", "µg/m³", (0, 1000), 42.0),
+            ConstPoint("laeq", "noise.laeq", "dB(A)", (30, 130), 71.5),
+            ConstPoint("pm10", "dust.pm10", "µg/m³", (0, 1000), 42.0),
         ],
     ),
 ]

@@ -230,7 +230,7 @@ def device(
 
 
 @dataclass(frozen=True)
-class TestPoint:
+class ConstPoint:
     """A point of a test profile: a constant, noise-free signal, so every value is known."""
 
     id: str
@@ -243,7 +243,7 @@ class TestPoint:
 
 
 def profile(
-    profile_id: str, protocol: str, points: list[TestPoint], **extra: Any
+    profile_id: str, protocol: str, points: list[ConstPoint], **extra: Any
 ) -> dict[str, Any]:
     """A device profile of ``points``: Modbus float32 holding registers (ABCD), OPC UA Double
     nodes ``ns=2;s={device}.<point>``, or one MQTT JSON document per device with a timestamp."""
@@ -564,7 +564,7 @@ def load_profile() -> dict[str, Any]:
         LOAD_PROFILE_ID,
         "modbus",
         [
-            TestPoint(f"ch{i:02d}", "gas.h2s", "ppm", (0, 100), 1.0 + i / 8)
+            ConstPoint(f"ch{i:02d}", "gas.h2s", "ppm", (0, 100), 1.0 + i / 8)
             for i in range(LOAD_POINTS_PER_UNIT)
         ],
     )

@@ -57,7 +57,9 @@ class CentralApi:
         r = self.client.post(
             f"{API}/auth/token", data={"username": ADMIN_NAME, "password": ADMIN_PASSWORD}
         )
-        r.raise_for_status()
+        if r.status_code != 200:
+            self.client.close()
+            r.raise_for_status()
         self.client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
 
     def close(self) -> None:
@@ -112,6 +114,7 @@ class Central:
         self.port = free_port()
         self.child: Child | None = None
         self.starts = 0
+        self.apis: list[CentralApi] = []
 
     @property
     def url(self) -> str:
@@ -153,7 +156,10 @@ class Central:
             self.child = None
 
     def api(self) -> CentralApi:
-        return CentralApi(self.url)
+        """A logged-in API client; ``Stack.close`` closes it if the test did not."""
+        api = CentralApi(self.url)
+        self.apis.append(api)
+        return api
 
 
 @dataclass
@@ -549,6 +555,8 @@ class Stack:
             sims.stop()
         for broker in self.brokers:
             broker.stop()
+        for api in self.central.apis:
+            api.close()
         self.central.stop()
 
 

@@ -125,6 +125,7 @@ class Agent:
                 batch_size=cfg.central.batch_size,
                 heartbeat_s=cfg.central.heartbeat_s,
                 timeout_s=cfg.central.timeout_s,
+                backoff_max_s=cfg.central.retry_max_s,
             )
         if cfg.status.enabled:
             self.status = StatusServer(
@@ -188,7 +189,29 @@ class Agent:
             await self.status.stop()
         if self.outbox is not None:
             await self.outbox.close()
-        log.info("agent stopped", plant=self.config.plant_id)
+        log.info("agent stopped", plant=self.config.plant_id, **self._closing_figures())
+
+    def _closing_figures(self) -> dict[str, Any]:
+        """What this run produced, for the last log line: after the pipeline drained and the
+        outbox committed, these are exact (a status snapshot taken earlier is not)."""
+        figures: dict[str, Any] = {}
+        if self.pipeline is not None:
+            p = self.pipeline.statistics()
+            figures.update(samples_in=p.samples_in, readings_out=p.readings_out)
+        if self.outbox is not None:
+            o = self.outbox.statistics()
+            figures.update(
+                last_seq=o.last_seq,
+                backlog_records=o.backlog_total,
+                degraded_readings=o.degraded_readings,
+                dropped_readings=o.dropped_readings,
+            )
+        if self.safety is not None:
+            figures.update(events_written=self.safety.events_written)
+        devices = {s.device: s.polls for poller in self.pollers for s in poller.statistics()}
+        if devices:
+            figures.update(polls=devices)
+        return figures
 
     async def _on_command(self, command: Command) -> tuple[bool, str]:
         if self._command_handler is not None:

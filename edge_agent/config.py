@@ -60,6 +60,11 @@ class CentralConfig(_Model):
     batch_size: int = Field(1000, ge=1, le=20_000)
     heartbeat_s: float = Field(10.0, gt=0)
     timeout_s: float = Field(10.0, gt=0)
+    # The longest wait between two tries while central is unreachable (the backoff doubles from
+    # 1 s, with jitter). Short, so a backlog starts draining within seconds of central's return
+    # (Prometheus remote-write caps its backoff at 5 s too); a busy central pushes back with
+    # 429/503 and Retry-After, which the agent honours whatever this is.
+    retry_max_s: float = Field(5.0, gt=0, le=600)
 
     def resolve_token(self, base_dir: Path, env: Mapping[str, str]) -> SecretStr | None:
         """The agent's token from, in order: HSE_EDGE_CENTRAL_TOKEN, token_env, token_file, token."""

@@ -3,6 +3,7 @@
     hse-sim run PLANT.yaml [--scenario ID|FILE|none] [--seed N] [--bind HOST] [--duration S]
     hse-sim profiles | limit-sets | scenarios [--profiles-dir DIR]
     hse-sim check FILE [FILE ...]
+    hse-sim demo [--data-dir DIR] [--free-ports]     central, broker, simulators and an agent
 
 Exit status: 0 success, 1 a file or the plant is invalid or a server failed, 2 bad usage.
 """
@@ -95,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate each file; errors name the file, the field path and the value.",
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    from .demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 
@@ -110,6 +115,10 @@ def main(
             return _run(args, catalog, server_factory, out)
         if args.command == "check":
             return _check(args.files, catalog, out, err)
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(args, out)
         return _list(args.command, catalog, out, err)
     except (ProfileError, ScenarioError, SimulationError) as exc:
         print(f"hse-sim: {exc}", file=err)

@@ -119,6 +119,12 @@ class MqttSimPublisher:
         self.connects = 0
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def endpoint(self) -> str:
+        """The broker this publisher publishes to (what ``hse-sim run`` prints and logs)."""
+        scheme = "mqtts" if self.tls_context is not None else "mqtt"
+        return f"mqtt publisher -> {scheme}://{self.host}:{self.port}"
+
     async def __aenter__(self) -> MqttSimPublisher:
         await self.start()
         return self

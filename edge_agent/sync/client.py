@@ -17,6 +17,9 @@ What it promises:
   422: empty probes tell a batch-level refusal (configuration, retried slowly) from metadata
   central will not take (then dropped from later batches, logged) from bad records; bad records
   are isolated by bisection and exactly those are quarantined in the outbox.
+- While a batch is on its way the next one is taken from the outbox, so the outbox's work
+  overlaps central's; it never jumps the queue: an event or live data that arrives meanwhile
+  still goes before it, and a failed send gives it back.
 - Commands in an ack run once each (claimed durably by id first); their outcome is stored in the
   outbox as a CommandResult and synced back.
 - The first batch (and the first after ``set_points``) carries the point metadata; every batch
@@ -26,6 +29,7 @@ What it promises:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,7 +41,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_exponential, wait_random
 
-from edge_agent.outbox import Outbox, OutboxStorageError, PendingBatch
+from edge_agent.outbox import Outbox, OutboxError, OutboxStorageError, PendingBatch
 from protocols.sync import (
     AgentHealth,
     Batch,
@@ -155,6 +159,8 @@ class SyncClient:
         self._quarantined = 0
         self._commands_run = 0
         self._commands_duplicate = 0
+        # The next batch, taken from the outbox while the current one was on its way.
+        self._ahead: PendingBatch | None = None
 
     # ----------------------------------------------------------------------------- public
 
@@ -196,6 +202,12 @@ class SyncClient:
         heartbeat_due = time.monotonic() - self._last_sent_mono >= self._heartbeat_s
         if pending is None and not heartbeat_due and not self._points_pending:
             return False
+        # While this batch is on its way (central's time), take the next one (the outbox's):
+        # a drain then costs the slower of the two per batch, not their sum.
+        ahead: asyncio.Task[PendingBatch | None] | None = None
+        if pending is not None and self._ahead is None:
+            ahead = asyncio.create_task(self._take_ahead(pending), name="sync.take_ahead")
+        delivered = False
         try:
             if pending is None:
                 await self._send_heartbeat()
@@ -203,12 +215,18 @@ class SyncClient:
                 await self._send(pending, extras=True)
                 self._last_lane = pending.lane
                 self._last_batch_full = pending.record_count() >= self._batch_size
+            delivered = True
         except (SyncError, OutboxStorageError) as exc:
             self._failed(exc)
+            held, self._ahead = self._ahead, None
+            if held is not None:
+                await self._outbox.release(held)  # the next round decides afresh
             raise
         finally:
             if pending is not None:
                 await self._outbox.release(pending)  # whatever was not acked
+            if ahead is not None:
+                await self._keep_ahead(ahead, keep=delivered)
         self._succeeded()
         return True
 
@@ -229,8 +247,15 @@ class SyncClient:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP connections (``run`` does this when it ends)."""
-        await self._channel.aclose()
+        """Give back a batch taken ahead and close the HTTP connections (``run`` does this
+        when it ends)."""
+        ahead, self._ahead = self._ahead, None
+        try:
+            if ahead is not None:
+                with contextlib.suppress(OutboxError):  # a closed outbox has nothing in flight
+                    await self._outbox.release(ahead)
+        finally:
+            await self._channel.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -245,12 +270,60 @@ class SyncClient:
         take = self._outbox.take
         pending = await take(Lane.EVENTS, size)
         if pending is not None:
-            return pending
+            return pending  # an event goes first; a batch taken ahead waits its turn
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            # Taken by the same rule one round trip ago. Only live data that arrived since can
+            # change the answer: the backlog's batch then waits for the live one.
+            if ahead.lane is Lane.BACKLOG and not (
+                self._last_lane is Lane.LIVE and not self._last_batch_full
+            ):
+                try:
+                    live = await take(Lane.LIVE, size)
+                except BaseException:
+                    self._ahead = ahead
+                    raise
+                if live is not None:
+                    self._ahead = ahead
+                    return live
+            return ahead
         if self._last_lane is Lane.LIVE and not self._last_batch_full:
             pending = await take(Lane.BACKLOG, size)  # live has caught up: the backlog's turn
             if pending is not None:
                 return pending
         return await take(Lane.LIVE, size) or await take(Lane.BACKLOG, size)
+
+    async def _take_ahead(self, current: PendingBatch) -> PendingBatch | None:
+        """The batch ``_take`` will want after ``current`` (events are checked at that time)."""
+        size = self._batch_size
+        take = self._outbox.take
+        if current.lane is Lane.LIVE and current.record_count() < size:
+            pending = await take(Lane.BACKLOG, size)
+            if pending is not None:
+                return pending
+        return await take(Lane.LIVE, size) or await take(Lane.BACKLOG, size)
+
+    async def _keep_ahead(self, task: asyncio.Task[PendingBatch | None], *, keep: bool) -> None:
+        """Wait for the batch taken ahead; keep it for the next round, or give it back when
+        this round failed (the next round decides afresh)."""
+        try:
+            ahead = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait({task})  # a take runs to its end; its records must be released
+            if not task.cancelled() and task.exception() is None:
+                taken = task.result()
+                if taken is not None:
+                    with contextlib.suppress(OutboxError):  # closing: nothing left in flight
+                        await self._outbox.release(taken)
+            raise
+        except OutboxError:
+            return  # the next round's take meets the same disk and reports it
+        if ahead is None:
+            return
+        if keep:
+            self._ahead = ahead
+        else:
+            await self._outbox.release(ahead)
 
     async def _send_heartbeat(self) -> None:
         batch = self._batch(Lane.EVENTS, None, extras=True)

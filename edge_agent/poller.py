@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from device_profiles import ResolvedDevice
+from edge_agent.rules.points import reports_by_exception
 from protocols import Driver, PointSpec, ProtocolError, Quality, Sample, Timeouts, open_driver
 
 Sink = Callable[[str, list[Sample]], Awaitable[None]]
@@ -137,6 +138,7 @@ class ConnectionPoller:
             io_s=min(d.entry.timeout_s for d in devices),
         )
         self.streaming = is_streaming(url, dict(first.options))
+        self.report_by_exception = reports_by_exception(url, first.options)
         self.driver: Driver | None = None
         self._log = log.bind(connection=_redact(url), devices=sorted(self._states))
 
@@ -188,7 +190,10 @@ class ConnectionPoller:
             async with asyncio.timeout(self.timeouts.connect_s + 1):
                 await driver.connect()
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._watchdog(), name=f"watchdog[{self.url}]")
+            if (
+                not self.report_by_exception
+            ):  # silence from an OPC UA subscription means "no change"
+                tg.create_task(self._watchdog(), name=f"watchdog[{self.url}]")
             async for sample in driver.stream():
                 device_id = sample.key.split("/", 1)[0]
                 state = self._states.get(device_id)

@@ -1,7 +1,7 @@
 """Which stored records make up each sync lane, and how a lane is read.
 
 - ``events``: the ``events`` table (events, gaps, command results), by seq.
-- ``live``: readings received within the live window.
+- ``live``: readings received within the live window, newest first.
 - ``backlog``: aggregates (the oldest data, already thinned), then older readings, by seq.
 
 Every lane skips records in flight (``temp.inflight``). Readings are found through a *live floor*
@@ -34,10 +34,11 @@ SELECT_AGGREGATES: Final = (
     "SELECT seq, stream, from_ts, to_ts, count, min, max, mean, quality FROM aggregates"
     " WHERE seq NOT IN (SELECT seq FROM temp.inflight) ORDER BY seq LIMIT ?"
 )
+# Newest first: after an outage the freshest values reach central before older live ones.
 SELECT_LIVE: Final = (
     "SELECT seq, stream, value, quality, reason, source_ts, received_ts FROM readings"
     " WHERE seq >= ? AND received_ts >= ? AND seq NOT IN (SELECT seq FROM temp.inflight)"
-    " ORDER BY seq LIMIT ?"
+    " ORDER BY seq DESC LIMIT ?"
 )
 SELECT_OLD: Final = (
     "SELECT seq, stream, value, quality, reason, source_ts, received_ts FROM readings"

@@ -159,7 +159,9 @@ class ExposureTracker:
         self.clock = clock
         self.emitter = emitter
         self.reference_s = settings.twa_reference_h * 3600.0
-        self.max_gap_s = settings.max_gap_intervals * point.expected_interval_s
+        interval = point.expected_interval_s
+        # Report by exception: a value holds until the next one (a lost link ends it with bad samples).
+        self.max_gap_s = math.inf if interval is None else settings.max_gap_intervals * interval
         self.min_coverage = settings.min_coverage
         self.window = Window(settings.stel_window_s)
         # Averages of a peak level (dB(C) peak) mean nothing: such a point has a ceiling only.

@@ -22,6 +22,7 @@ alarm.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -99,7 +100,11 @@ class PointFaults:
         self.emitter = emitter
         self.active: dict[str, tuple[str, float]] = {}  # kind -> (reason, since)
         self.reading_faults = 0  # active faults that a reading may clear
-        self.comm_after_s = settings.comm_loss_intervals * state.point.expected_interval_s
+        interval = state.point.expected_interval_s
+        # A report-by-exception source is silent while nothing changes: no silence check there.
+        self.comm_after_s = (
+            math.inf if interval is None else settings.comm_loss_intervals * interval
+        )
         self.last_data_ts: float | None = None  # engine time the device last answered
         self.last_bad_reason: str | None = None
         self.spikes: deque[float] = deque()

@@ -7,9 +7,10 @@ unit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -41,7 +42,10 @@ class RulePoint(BaseModel):
     device_serial: str | None = None
     calibration_due: date | None = None
     bump_test_due: date | None = None
-    expected_interval_s: float = Field(1.0, gt=0)  # the device's poll interval
+    # The device's poll interval; None for a report-by-exception source (an OPC UA subscription):
+    # its silence means "no change", a value holds until the next one, and a lost connection
+    # arrives as bad samples from the driver instead.
+    expected_interval_s: float | None = Field(1.0, gt=0)
 
 
 def rule_point(point_id: str, device: ResolvedDevice, point: ResolvedPoint) -> RulePoint:
@@ -66,8 +70,15 @@ def rule_point(point_id: str, device: ResolvedDevice, point: ResolvedPoint) -> R
         device_serial=entry.serial,
         calibration_due=entry.calibration_due,
         bump_test_due=entry.bump_test_due,
-        expected_interval_s=entry.poll_interval_s,
+        expected_interval_s=None
+        if reports_by_exception(entry.url, entry.options)
+        else entry.poll_interval_s,
     )
+
+
+def reports_by_exception(url: str, options: Mapping[str, object]) -> bool:
+    """OPC UA subscriptions send a value only when it changes (by more than its deadband)."""
+    return urlsplit(url).scheme.lower() == "opc.tcp" and options.get("mode") != "poll"
 
 
 def rule_points(points: Iterable[tuple[str, ResolvedDevice, ResolvedPoint]]) -> list[RulePoint]:

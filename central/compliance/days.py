@@ -42,8 +42,30 @@ def local_days(start_us: int, end_us: int, tz: str) -> list[Day]:
     return out
 
 
+def offset_segments(days: list[Day], tz: str) -> list[tuple[int, int]]:
+    """(from_us, utc offset in µs) from the first day on: one entry, plus one per offset change
+    (a DST switch) inside the days. Changes happen on the hour in zones with whole-hour offsets,
+    so each day's hours are searched for it."""
+
+    def offset(us: int) -> int:
+        delta = local(us, tz).utcoffset()
+        assert delta is not None
+        return delta // timedelta(microseconds=1)
+
+    segments = [(days[0].start_us, offset(days[0].start_us))] if days else []
+    for d in days:
+        if offset(d.end_us - 1) == segments[-1][1]:
+            continue
+        hour = 3_600_000_000
+        t = d.start_us
+        while t < d.end_us and offset(t) == segments[-1][1]:
+            t += hour
+        segments.append((t, offset(t)))
+    return segments
+
+
 def whole_hour_offsets(days: list[Day]) -> bool:
     return all(d.start_us % 3_600_000_000 == 0 for d in days)
 
 
-__all__ = ["Day", "local_days", "whole_hour_offsets"]
+__all__ = ["Day", "local_days", "offset_segments", "whole_hour_offsets"]

@@ -7,13 +7,24 @@ their count. Comparing a day's mean or maximum with a limit is arithmetic on tho
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, Table, and_, func, literal, select, union_all
-from sqlalchemy.sql import Select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
 from central.core.epoch import iso
@@ -36,7 +47,7 @@ from central.models import (
 )
 from device_profiles import LimitSet
 
-from .days import Day, whole_hour_offsets
+from .days import Day, offset_segments, whole_hour_offsets
 from .limits import PointLimits, PointRef, resolve_limits
 
 DAY_US = 86_400_000_000
@@ -72,44 +83,42 @@ class Breach:
 
 
 def daily_stats(
-    session: Session, *, point_ids: list[int], days: list[Day]
+    session: Session, *, point_ids: list[int], days: list[Day], tz: str
 ) -> dict[tuple[int, int], DayStats]:
-    """(point id, day index) -> the day's figures, for every point-day with readings."""
+    """(point id, day index) -> the day's figures, for every point-day with readings.
+
+    The day of an hour is its local date: ``(hour + utc offset) // 24 h``, the offset taken
+    from a CASE over the zone's offset changes in the period (none without DST), so the query
+    stays one GROUP BY whatever the period's length.
+    """
     if not point_ids or not days:
         return {}
     h = hourly_t
     start, end = days[0].start_us, days[-1].end_us
-    in_range = and_(h.c.point_id.in_(point_ids), h.c.hour_ts >= start, h.c.hour_ts < end)
-    figures = (
-        func.sum(h.c.samples),
-        func.sum(h.c.valued),
-        func.sum(h.c.sum_value),
-        func.max(h.c.max_value),
-    )
-    stmt: Select[Any]
-    if all(d.end_us - d.start_us == DAY_US for d in days):
-        # No DST change in the period: the day is arithmetic on the hour.
-        day_no = ((h.c.hour_ts - literal(start, BigInteger)) // literal(DAY_US, BigInteger)).label(
-            "day_no"
-        )
-        stmt = select(h.c.point_id, day_no, *figures).where(in_range).group_by(h.c.point_id, day_no)
-    else:
-        windows = union_all(
+    segments = offset_segments(days, tz)
+    offset: Any = literal(segments[0][1], BigInteger)
+    if len(segments) > 1:
+        offset = case(
             *(
-                select(
-                    literal(i, Integer).label("n"),
-                    literal(d.start_us, BigInteger).label("ds"),
-                    literal(d.end_us, BigInteger).label("de"),
-                )
-                for i, d in enumerate(days)
-            )
-        ).cte("days")
-        stmt = (
-            select(h.c.point_id, windows.c.n, *figures)
-            .join(windows, and_(h.c.hour_ts >= windows.c.ds, h.c.hour_ts < windows.c.de))
-            .where(in_range)
-            .group_by(h.c.point_id, windows.c.n)
+                (h.c.hour_ts < literal(nxt_from, BigInteger), literal(off, BigInteger))
+                for (_from, off), (nxt_from, _o) in itertools.pairwise(segments)
+            ),
+            else_=literal(segments[-1][1], BigInteger),
         )
+    first_day = (start + segments[0][1]) // DAY_US
+    day_no = ((h.c.hour_ts + offset) // literal(DAY_US, BigInteger) - first_day).label("day_no")
+    stmt = (
+        select(
+            h.c.point_id,
+            day_no,
+            func.sum(h.c.samples),
+            func.sum(h.c.valued),
+            func.sum(h.c.sum_value),
+            func.max(h.c.max_value),
+        )
+        .where(h.c.point_id.in_(point_ids), h.c.hour_ts >= start, h.c.hour_ts < end)
+        .group_by(h.c.point_id, day_no)
+    )
     out: dict[tuple[int, int], DayStats] = {}
     for pid, n, samples, values, total, high in session.exec(stmt).all():  # type: ignore[call-overload]
         out[(int(pid), int(n))] = DayStats(
@@ -135,17 +144,29 @@ def find_breaches(
     return out
 
 
+EVIDENCE_CHUNK = 100
+"""Breaches per evidence query: SQLite caps a compound SELECT at 500 terms."""
+
+
 def evidence(
     session: Session, *, breaches: list[Breach], days: list[Day], cap: int
 ) -> dict[int, tuple[int, list[tuple[int, float | None, int]]]]:
     """Breach index -> (readings above its limit that day, the first ``cap`` of them)."""
-    if not breaches:
-        return {}
+    out: dict[int, tuple[int, list[tuple[int, float | None, int]]]] = {}
+    for first in range(0, len(breaches), EVIDENCE_CHUNK):
+        chunk = breaches[first : first + EVIDENCE_CHUNK]
+        out.update(_evidence(session, chunk, first, days, cap))
+    return out
+
+
+def _evidence(
+    session: Session, breaches: list[Breach], first: int, days: list[Day], cap: int
+) -> dict[int, tuple[int, list[tuple[int, float | None, int]]]]:
     r = reading_t
     wanted = union_all(
         *(
             select(
-                literal(i, Integer).label("tag"),
+                literal(first + i, Integer).label("tag"),
                 literal(b.point_id, Integer).label("pid"),
                 literal(days[b.day].start_us, BigInteger).label("ds"),
                 literal(days[b.day].end_us, BigInteger).label("de"),
@@ -228,7 +249,9 @@ def evaluate_plant(
         PointRef(p.id, p.key, p.quantity, p.unit) for p in plant_points(session, inputs.plant.id)
     ]
     limits, skipped = resolve_limits(refs, inputs.limit_set, inputs.overrides)
-    stats = daily_stats(session, point_ids=[p.point_id for p in limits], days=inputs.days)
+    stats = daily_stats(
+        session, point_ids=[p.point_id for p in limits], days=inputs.days, tz=inputs.timezone
+    )
     return limits, skipped, stats, find_breaches(stats, limits)
 
 

@@ -31,7 +31,7 @@ def what_if(
     out: list[WhatIfPlant] = []
     first = min((d[0].start_us for *_x, d in plants if d), default=0)
     last = max((d[-1].end_us for *_x, d in plants if d), default=0)
-    for plant, region, _tz, days in plants:
+    for plant, region, tz, days in plants:
         assert plant.id is not None
         current = catalog.limit_set(plant.limit_set) if plant.limit_set else None
         candidate = new_set or current
@@ -41,7 +41,7 @@ def what_if(
         now_limits, _ = resolve_limits(refs, current)
         new_limits, _ = resolve_limits(refs, candidate, body.limits)
         ids = sorted({p.point_id for p in now_limits} | {p.point_id for p in new_limits})
-        stats = daily_stats(session, point_ids=ids, days=days)
+        stats = daily_stats(session, point_ids=ids, days=days, tz=tz)
         now_breaches = find_breaches(stats, now_limits)
         new_breaches = find_breaches(stats, new_limits)
         evaluated_now = current is not None

@@ -111,6 +111,7 @@ def init_db(engine: Engine) -> None:
                 )
             SQLModel.metadata.create_all(conn)
             migrations.add_missing_columns(conn, SQLModel.metadata)
+            migrations.create_missing_indexes(conn, SQLModel.metadata)
             migrations.widen_columns(conn)
             migrations.append_only_audit(conn)
             migrations.seed_classifications(conn)

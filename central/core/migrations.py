@@ -2,11 +2,14 @@
 
 - :func:`add_missing_columns`: a table created by older code gets the columns this code's
   models added (all nullable or defaulted), so a version-1 database opens in version 2.
+- :func:`create_missing_indexes`: likewise for indexes (``create_all`` only makes those of new
+  tables).
 - :func:`widen_columns`: PostgreSQL enforces VARCHAR lengths; ``app_user.role`` grew from 16 to
   32 characters for the new role names.
 - :func:`append_only_audit`: triggers that make the database itself refuse UPDATE and DELETE on
   ``audit_log`` (TRUNCATE, which tests use to reset a scratch database, is not a row change).
-- :func:`backfill_rollup`: the hourly roll-up of readings stored before it existed, set-based.
+- :func:`backfill_rollup`: the hourly and daily roll-ups of readings stored before they
+  existed, set-based.
 - :func:`seed_classifications`: the built-in classification entries that are missing.
 """
 
@@ -52,6 +55,22 @@ def _add_column_sql(conn: Connection, table: str, column: Column[Any]) -> str:
         elif isinstance(value, int | float):
             default = f" NOT NULL DEFAULT {value}"
     return f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {type_sql}{default}"
+
+
+def create_missing_indexes(conn: Connection, metadata: MetaData) -> list[str]:
+    """The indexes later code added to tables that exist already (``create_all`` skips them)."""
+    insp = inspect(conn)
+    existing_tables = set(insp.get_table_names())
+    created: list[str] = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        have = {ix["name"] for ix in insp.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(conn)
+                created.append(str(index.name))
+    return created
 
 
 def widen_columns(conn: Connection) -> None:
@@ -102,11 +121,23 @@ GROUP BY point_id, source_ts - source_ts % 3600000000
 """
 
 
+BACKFILL_DAILY_SQL = """
+INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
+                           max_value)
+SELECT point_id, hour_ts - hour_ts % 86400000000, SUM(samples), SUM(good), SUM(valued),
+       SUM(sum_value), MIN(min_value), MAX(max_value)
+FROM reading_hourly
+GROUP BY point_id, hour_ts - hour_ts % 86400000000
+"""
+
+
 def backfill_rollup(conn: Connection) -> None:
-    """Roll up every stored reading; only for an empty roll-up (the version 1 -> 2 step)."""
-    if conn.execute(text("SELECT 1 FROM reading_hourly LIMIT 1")).first() is not None:
-        return
-    conn.execute(text(BACKFILL_ROLLUP_SQL))
+    """Roll up every stored reading, by hour then by day; only into empty roll-ups (the
+    version 1 -> 2 step)."""
+    if conn.execute(text("SELECT 1 FROM reading_hourly LIMIT 1")).first() is None:
+        conn.execute(text(BACKFILL_ROLLUP_SQL))
+    if conn.execute(text("SELECT 1 FROM reading_daily LIMIT 1")).first() is None:
+        conn.execute(text(BACKFILL_DAILY_SQL))
 
 
 def seed_classifications(conn: Connection) -> None:
@@ -120,10 +151,12 @@ def seed_classifications(conn: Connection) -> None:
 
 
 __all__ = [
+    "BACKFILL_DAILY_SQL",
     "BACKFILL_ROLLUP_SQL",
     "add_missing_columns",
     "append_only_audit",
     "backfill_rollup",
+    "create_missing_indexes",
     "seed_classifications",
     "widen_columns",
 ]

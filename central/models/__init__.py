@@ -130,7 +130,7 @@ from .people import (
     QualificationIn,
     QualificationPublic,
 )
-from .rollup import HOUR_US, ReadingHourly
+from .rollup import DAY_US, HOUR_US, ReadingDaily, ReadingHourly
 from .views import (
     AgentStatus,
     Bucket,
@@ -154,6 +154,7 @@ from .views import (
 
 __all__ = [
     "ACTIVE_STATES",
+    "DAY_US",
     "HOUR_US",
     "LEDGER_PKEY",
     "MASK",
@@ -261,6 +262,7 @@ __all__ = [
     "Ranking",
     "Reading",
     "ReadingAggregate",
+    "ReadingDaily",
     "ReadingHourly",
     "ReadingPoint",
     "ReasonIn",

@@ -1,10 +1,12 @@
-"""Hourly roll-up of readings per point, kept on ingest.
+"""Roll-ups of readings per point, kept on ingest: per UTC hour and per UTC day.
 
-One row per (point, UTC hour) with the number of readings, of good ones, of ones with a value,
-their sum, minimum and maximum. KPIs (completeness, availability), the compliance ledger (daily
-means and maxima) and long trends read this instead of scanning raw readings: 30 days of a point
-are 720 rows whatever its poll rate. It holds exactly the raw ``reading`` rows (each counted
-once, as ingest is idempotent), not the agent's thinned aggregates.
+One row per (point, hour) or (point, day) with the number of readings, of good ones, of ones
+with a value, their sum, minimum and maximum. The compliance ledger (local days: built from
+hours) and the fleet KPIs (completeness, availability: whole days from the daily table, the
+period's ragged ends from the hourly one) read these instead of raw readings, so their cost
+does not grow with the poll rate: 30 days of 1,000 points are 30,000 daily rows. They hold
+exactly the raw ``reading`` rows (each counted once, as ingest is idempotent), not the agent's
+thinned aggregates.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ._types import Big, Micros
 from .data import WITHOUT_ROWID
 
 HOUR_US = 3_600_000_000
+DAY_US = 86_400_000_000
 
 
 class ReadingHourly(SQLModel, table=True):
@@ -28,6 +31,21 @@ class ReadingHourly(SQLModel, table=True):
     good: int = Field(sa_type=Big)
     valued: int = Field(sa_type=Big)
     """Readings with a value (bad reads carry none)."""
+    sum_value: float = 0.0
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+class ReadingDaily(SQLModel, table=True):
+    __tablename__ = "reading_daily"
+    __table_args__ = (WITHOUT_ROWID,)
+
+    point_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    day_ts: int = Field(primary_key=True, sa_type=Micros)
+    """00:00 UTC of the day."""
+    samples: int = Field(sa_type=Big)
+    good: int = Field(sa_type=Big)
+    valued: int = Field(sa_type=Big)
     sum_value: float = 0.0
     min_value: float | None = None
     max_value: float | None = None

@@ -13,11 +13,13 @@ Families and definitions (targets from hse-standards.md §1.3-1.4, cited beside 
 - **Stale**: alarms whose last raise before ``end`` is older than ``stale_after_s`` (24 h
   [A12][A11]) and not cleared since; target < 5 [A10].
 - **Time to acknowledge**: each raise in the period paired with the first ``ack`` of the same
-  alarm before its next raise (and before ``end``). A raise is *judged* when acknowledged, or
+  alarm (point and kind) at or after it, before its next raise and before ``end`` (index
+  seeks on ``ix_event_alarm``, no sort of the period's events). A raise is *judged* when acknowledged, or
   raised at least ``ack_target_s`` before ``end`` (one still inside its target cannot be judged
   yet). ``ack_within_target_pct`` = judged raises acknowledged within the target / judged;
   ``tta_mean_s`` and ``tta_p90_s`` (nearest rank) over the acknowledged ones.
-- **Data quality**: from the hourly roll-up, in whole UTC hours of the period (up to now):
+- **Data quality**: from the roll-ups (whole UTC days from the daily one, the ends from the
+  hourly one), in whole UTC hours of the period (up to now):
   ``data_completeness_pct`` = readings received / readings expected (hours x 3600 / the point's
   poll interval); ``sensor_availability_pct`` = good readings / readings.
   ``calibration_overdue`` = devices whose calibration due date is before ``end``.
@@ -37,7 +39,7 @@ from sqlmodel import Session
 
 from central.core.config import Settings
 from central.core.epoch import iso
-from central.models import HOUR_US, DeviceQuality, Kpis
+from central.models import DAY_US, HOUR_US, DeviceQuality, Kpis
 
 ALARMISH = "('alarm', 'exposure')"
 
@@ -86,24 +88,22 @@ GROUP BY plant_id
 
 TTA_SQL = text(
     f"""
-WITH ev AS (
-  SELECT plant_id, point_id, kind, ts, transition,
-         SUM(CASE WHEN transition = 'raise' THEN 1 ELSE 0 END) OVER (
-             PARTITION BY plant_id, point_id, kind ORDER BY ts, agent_id, seq
-             ROWS UNBOUNDED PRECEDING) AS episode
-  FROM event
-  WHERE plant_id IN :plants AND ts >= :start AND ts < :end AND category IN {ALARMISH}
-    AND transition IN ('raise', 'ack')
-), ep AS (
-  SELECT plant_id, MIN(CASE WHEN transition = 'raise' THEN ts END) AS raised,
-         MIN(CASE WHEN transition = 'ack' THEN ts END) AS acked
-  FROM ev WHERE episode > 0
-  GROUP BY plant_id, point_id, kind, episode
+WITH ep AS MATERIALIZED (
+  SELECT r.plant_id, r.ts AS raised,
+         (SELECT MIN(a.ts) FROM event a
+          WHERE a.point_id = r.point_id AND a.kind = r.kind AND a.transition = 'ack'
+            AND a.ts >= r.ts AND a.ts < :end
+            AND a.ts < COALESCE((SELECT MIN(n.ts) FROM event n
+                                 WHERE n.point_id = r.point_id AND n.kind = r.kind
+                                   AND n.transition = 'raise' AND n.ts > r.ts), :end)) AS acked
+  FROM event r
+  WHERE r.plant_id IN :plants AND r.ts >= :start AND r.ts < :end
+    AND r.transition = 'raise' AND r.category IN {ALARMISH}
 ), judged AS (
   SELECT ep.plant_id, p.region_id, ep.acked - ep.raised AS tta
   FROM ep JOIN plant p ON p.id = ep.plant_id
   WHERE ep.acked IS NOT NULL OR ep.raised <= :judge_before
-), ranked AS (
+), ranked AS MATERIALIZED (
   SELECT plant_id, region_id, tta,
          ROW_NUMBER() OVER (PARTITION BY plant_id
                             ORDER BY CASE WHEN tta IS NULL THEN 1 ELSE 0 END, tta) AS rn_p,
@@ -131,15 +131,19 @@ SELECT pt.plant_id, d.key, d.calibration_due_ts, COUNT(DISTINCT pt.id),
 FROM point pt
 JOIN device d ON d.id = pt.device_id
 LEFT JOIN (SELECT point_id, SUM(samples) AS samples, SUM(good) AS good
-           FROM reading_hourly
-           WHERE point_id IN (SELECT id FROM point WHERE plant_id IN :plants)
-             AND hour_ts >= :hstart AND hour_ts < :hend
+           FROM (SELECT r.point_id, r.samples, r.good
+                 FROM point q JOIN reading_daily r ON r.point_id = q.id
+                 WHERE q.plant_id IN :plants AND r.day_ts >= :dstart AND r.day_ts < :dend
+                 UNION ALL
+                 SELECT r.point_id, r.samples, r.good
+                 FROM point q JOIN reading_hourly r ON r.point_id = q.id
+                 WHERE q.plant_id IN :plants AND r.hour_ts IN :hours) u
            GROUP BY point_id) h ON h.point_id = pt.id
 WHERE pt.plant_id IN :plants
 GROUP BY pt.plant_id, d.id, d.key, d.calibration_due_ts
 ORDER BY pt.plant_id, d.key
 """
-).bindparams(bindparam("plants", expanding=True))
+).bindparams(bindparam("plants", expanding=True), bindparam("hours", expanding=True))
 
 BETTER = {
     "alarms_total": "lower",
@@ -285,12 +289,20 @@ def kpi_numbers(
     upto = min(end, period.now_us)
     hend = upto - upto % HOUR_US + (HOUR_US if upto % HOUR_US else 0)
     span_s = max(0, hend - hstart) / 1e6
+    # Whole UTC days from the daily roll-up, the ragged ends from the hourly one.
+    dstart = -(-hstart // DAY_US) * DAY_US
+    dend = hend - hend % DAY_US
+    if dstart >= dend:
+        dstart = dend = hend
     for pid, device, due, points, readings, good, expected in session.exec(  # type: ignore[call-overload]
         DATA_SQL,
         params={
             "plants": plant_ids,
-            "hstart": hstart,
-            "hend": hend,
+            # The ragged ends as a list of hours (at most 46): point-and-hour key lookups, which
+            # no planner mistakes for a reason to scan the whole roll-up.
+            "hours": [*range(hstart, dstart, HOUR_US), *range(dend, hend, HOUR_US)],
+            "dstart": dstart,
+            "dend": dend,
             "span_s": span_s,
             "poll_s": s.expected_poll_interval_s,
         },

@@ -20,7 +20,14 @@ from typing import Any
 
 from central.ingest.prepare import PreparedBatch, ReadingColumns
 
-from .rollup import POSTGRES_UPSERT, SQLITE_UPSERT, HourRows
+from .rollup import (
+    POSTGRES_UPSERT,
+    POSTGRES_UPSERT_DAILY,
+    SQLITE_UPSERT,
+    SQLITE_UPSERT_DAILY,
+    HourRows,
+    daily_rows,
+)
 
 LatestRows = list[tuple[int, int, int, float | None, int, str | None, int]]
 """(point_id, source_us, received_us, value, quality, reason, seq), one per point."""
@@ -55,7 +62,7 @@ class BulkWriter(abc.ABC):
 
     @abc.abstractmethod
     def upsert_hourly(self, cur: Any, rows: HourRows) -> None:
-        """Add the batch's (point, hour) groups to the hourly roll-up."""
+        """Add the batch's (point, hour) groups to the hourly and daily roll-ups."""
 
 
 class SqliteBulkWriter(BulkWriter):
@@ -134,6 +141,7 @@ class SqliteBulkWriter(BulkWriter):
 
     def upsert_hourly(self, cur: Any, rows: HourRows) -> None:
         cur.executemany(SQLITE_UPSERT, rows)
+        cur.executemany(SQLITE_UPSERT_DAILY, daily_rows(rows))
 
 
 READING_COPY_TYPES = ["int4", "int8", "int4", "int8", "int8", "float8", "int2", "text"]
@@ -244,8 +252,12 @@ class PostgresBulkWriter(BulkWriter):
         if not rows:
             return
         # rows come sorted by (point, hour): concurrent batches lock roll-up rows in one order.
-        p, h, s, g, v, t, lo, hi = (list(c) for c in zip(*rows, strict=True))
-        cur.execute(POSTGRES_UPSERT, (p, h, s, g, v, t, lo, hi))
+        for statement, grouped in (
+            (POSTGRES_UPSERT, rows),
+            (POSTGRES_UPSERT_DAILY, daily_rows(rows)),
+        ):
+            columns = tuple(list(c) for c in zip(*grouped, strict=True))
+            cur.execute(statement, columns)
 
 
 def writer_for(dialect: str) -> BulkWriter:

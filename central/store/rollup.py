@@ -1,4 +1,5 @@
-"""The hourly roll-up of a batch's fresh readings, grouped in numpy, upserted per dialect.
+"""The hourly and daily roll-ups of a batch's fresh readings, grouped in numpy, upserted per
+dialect.
 
 Grouping runs on arrays (no Python frame per reading): ``np.unique`` over a combined
 (point, hour) key, then ``bincount`` for counts and sums and ``minimum.at`` / ``maximum.at`` for
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from central.ingest.prepare import ReadingColumns
-from central.models import HOUR_US
+from central.models import DAY_US, HOUR_US
 
 HourRows = list[tuple[int, int, int, int, int, float, float | None, float | None]]
 """(point_id, hour_ts, samples, good, valued, sum_value, min_value, max_value)."""
@@ -60,6 +61,22 @@ def hourly_rows(cols: ReadingColumns, point_ids: list[int]) -> HourRows:
     ]
 
 
+def daily_rows(hours: HourRows) -> HourRows:
+    """The hourly rows (sorted by point, hour) folded into (point, UTC day) rows, same order."""
+    out: HourRows = []
+    for pid, hour, samples, good, valued, total, low, high in hours:
+        day = hour - hour % DAY_US
+        if out and out[-1][0] == pid and out[-1][1] == day:
+            p, d, s0, g0, v0, t0, lo0, hi0 = out[-1]
+            lows = [x for x in (lo0, low) if x is not None]
+            highs = [x for x in (hi0, high) if x is not None]
+            out[-1] = (p, d, s0 + samples, g0 + good, v0 + valued, t0 + total,
+                       min(lows) if lows else None, max(highs) if highs else None)  # fmt: skip
+        else:
+            out.append((pid, day, samples, good, valued, total, low, high))
+    return out
+
+
 # Counts and sums add up; the extremes keep whichever is further out (NULL: no value yet).
 SQLITE_UPSERT = """
 INSERT INTO reading_hourly (point_id, hour_ts, samples, good, valued, sum_value, min_value,
@@ -96,4 +113,47 @@ ON CONFLICT (point_id, hour_ts) DO UPDATE SET
                    THEN excluded.max_value ELSE reading_hourly.max_value END
 """
 
-__all__ = ["POSTGRES_UPSERT", "SQLITE_UPSERT", "HourRows", "hourly_rows"]
+SQLITE_UPSERT_DAILY = """
+INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
+                            max_value)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (point_id, day_ts) DO UPDATE SET
+  samples = reading_daily.samples + excluded.samples,
+  good = reading_daily.good + excluded.good,
+  valued = reading_daily.valued + excluded.valued,
+  sum_value = reading_daily.sum_value + excluded.sum_value,
+  min_value = CASE WHEN excluded.min_value IS NULL THEN reading_daily.min_value
+                   WHEN reading_daily.min_value IS NULL OR excluded.min_value < reading_daily.min_value
+                   THEN excluded.min_value ELSE reading_daily.min_value END,
+  max_value = CASE WHEN excluded.max_value IS NULL THEN reading_daily.max_value
+                   WHEN reading_daily.max_value IS NULL OR excluded.max_value > reading_daily.max_value
+                   THEN excluded.max_value ELSE reading_daily.max_value END
+"""
+
+POSTGRES_UPSERT_DAILY = """
+INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
+                            max_value)
+SELECT * FROM unnest(%b::int4[], %b::int8[], %b::int8[], %b::int8[], %b::int8[],
+                     %b::float8[], %b::float8[], %b::float8[])
+ON CONFLICT (point_id, day_ts) DO UPDATE SET
+  samples = reading_daily.samples + excluded.samples,
+  good = reading_daily.good + excluded.good,
+  valued = reading_daily.valued + excluded.valued,
+  sum_value = reading_daily.sum_value + excluded.sum_value,
+  min_value = CASE WHEN excluded.min_value IS NULL THEN reading_daily.min_value
+                   WHEN reading_daily.min_value IS NULL OR excluded.min_value < reading_daily.min_value
+                   THEN excluded.min_value ELSE reading_daily.min_value END,
+  max_value = CASE WHEN excluded.max_value IS NULL THEN reading_daily.max_value
+                   WHEN reading_daily.max_value IS NULL OR excluded.max_value > reading_daily.max_value
+                   THEN excluded.max_value ELSE reading_daily.max_value END
+"""
+
+__all__ = [
+    "POSTGRES_UPSERT",
+    "POSTGRES_UPSERT_DAILY",
+    "SQLITE_UPSERT",
+    "SQLITE_UPSERT_DAILY",
+    "HourRows",
+    "daily_rows",
+    "hourly_rows",
+]

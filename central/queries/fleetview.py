@@ -105,7 +105,6 @@ def fleet_overview(
     ids = [p.id for p, _r in rows if p.id is not None]
     live = live_status(
         session,
-        scope,
         plant_ids=ids,
         now_us=period.now_us,
         stale_after_s=settings.agent_stale_after_s,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, case, func, select
 from sqlmodel import Session
 
 from central.core.epoch import iso
@@ -65,9 +65,9 @@ def _count_by_plant(session: Session, stmt: Any) -> dict[int, int]:
 
 
 def live_status(
-    session: Session, scope: Scope, *, plant_ids: list[int], now_us: int, stale_after_s: float
+    session: Session, *, plant_ids: list[int], now_us: int, stale_after_s: float
 ) -> dict[int, LiveStatus]:
-    """Live status of each plant in ``plant_ids`` (all of them in scope)."""
+    """Live status of each plant in ``plant_ids`` (the caller has scoped them)."""
     if not plant_ids:
         return {}
     in_ids = point_t.c.plant_id.in_(plant_ids)
@@ -134,8 +134,6 @@ def live_status(
 
 
 def _when(condition: Any, value: Any) -> Any:
-    from sqlalchemy import case
-
     return case((condition, value), else_=None)
 
 
@@ -211,7 +209,6 @@ def plant_overview(
     )
     live = live_status(
         session,
-        Scope(frozenset({plant.id})),
         plant_ids=[plant.id],
         now_us=now_us,
         stale_after_s=stale_after_s,

@@ -487,3 +487,31 @@ async def test_a_role_cannot_hold_a_scope_it_was_not_made_for(target: Target) ->
         )  # fmt: skip
         assert r.status_code == 422, r.text
         assert f"role {role!r} holds scope" in r.json()["detail"]
+
+
+async def test_an_api_token_is_locked_by_a_burst_too_and_unlocked_by_an_admin(
+    world: World, target: Target, clock: SetClock
+) -> None:
+    admin = await target.admin_token()
+    name = f"report-bot-{datetime.now(UTC).strftime('%H%M%S%f')}"
+    r = await target.client.post(
+        "/api/v1/tokens",
+        json={"name": name, "role": "auditor", "scope_kind": "fleet"},
+        headers=target.auth(admin),
+    )
+    token_id, token = r.json()["id"], r.json()["token"]
+    clock.set(NIGHT)
+    statuses = [(await _export(target, token)).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [403]
+    refused = await target.get("/api/v1/audit", token)
+    assert refused.status_code == 403
+    assert f"POST /api/v1/tokens/{token_id}/unlock" in refused.json()["detail"]
+    listed = {t["name"]: t for t in (await target.get("/api/v1/tokens", admin)).json()}
+    assert listed[name]["locked_at"] is not None
+    r = await target.client.post(f"/api/v1/tokens/{token_id}/unlock", headers=target.auth(admin))
+    assert r.status_code == 200, r.text
+    assert r.json()["locked_at"] is None
+    assert (await target.get("/api/v1/audit", token)).status_code == 200
+    entries = (await target.get("/api/v1/audit", admin, action="account.*")).json()["entries"]
+    mine = [e["action"] for e in reversed(entries) if e["records"] == [f"token:{name}"]]
+    assert mine == ["account.lock", "account.unlock"]

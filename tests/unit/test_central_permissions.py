@@ -4,7 +4,9 @@ not the other. Plus the scope rules and the matrix shown in the docs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +100,50 @@ def test_the_docs_show_the_matrix_in_force() -> None:
     table = render_matrix()
     for doc in (REPO / "central" / "README.md", REPO / "docs" / "central-records.md"):
         assert table in doc.read_text(encoding="utf-8"), f"{doc} shows another matrix"
+
+
+# Routes that serve no person's data: the agents' ingest (agent token), logging in and out, and
+# the caller's own account record.
+OUTSIDE_THE_MATRIX = {
+    ("POST", "/api/v1/ingest"),
+    ("POST", "/api/v1/auth/token"),
+    ("DELETE", "/api/v1/auth/token"),
+    ("GET", "/api/v1/users/me"),
+}
+
+
+def _dependency_names(dependant: object) -> set[str]:
+    names: set[str] = set()
+    for dep in getattr(dependant, "dependencies", []):
+        call = getattr(dep, "call", None)
+        if call is not None:
+            names.add(getattr(call, "__name__", ""))
+        names |= _dependency_names(dep)
+    return names
+
+
+def _api_routes(routes: list[Any]) -> Iterator[Any]:
+    """Every APIRoute, through included routers (FastAPI wraps them as it includes them)."""
+    from fastapi.routing import APIRoute
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _api_routes(route.original_router.routes)
+        elif hasattr(route, "routes"):
+            yield from _api_routes(route.routes)
+
+
+def test_every_api_route_goes_through_the_one_access_check() -> None:
+    from central.api.main import api_router
+
+    checked = 0
+    for route in _api_routes(api_router.routes):
+        for method in route.methods:
+            if (method, route.path) in OUTSIDE_THE_MATRIX:
+                continue
+            names = _dependency_names(route.dependant)
+            assert any(n.startswith("permit") for n in names), f"{method} {route.path}: {names}"
+            checked += 1
+    assert checked >= 50

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 import structlog
@@ -28,7 +28,7 @@ from central.api.deps import (
     permit,
 )
 from central.api.state import CentralState
-from central.core.epoch import from_us
+from central.core.clock import local
 from central.core.permissions import Action, Category
 from central.crud import audit, people
 from central.errors import NotFound, TooLarge, Unprocessable
@@ -53,8 +53,9 @@ PersonnelExporter = Annotated[Access, permit((Category.PERSONNEL, Action.EXPORT)
 PersonnelManager = Annotated[Access, permit((Category.PERSONNEL, Action.MANAGE))]
 
 
-def _today(state: CentralState, plant: Plant) -> datetime:
-    return from_us(state.clock.now_us()).astimezone(UTC)
+def _today(state: CentralState, plant: Plant) -> date:
+    """The plant's local date: a qualification expires at the end of its day there."""
+    return local(state.clock.now_us(), plant.timezone or state.settings.timezone).date()
 
 
 def _personal(access: Access) -> bool:
@@ -83,7 +84,7 @@ def list_personnel(
         qualification=qualification,
         limit=page_limit(state, limit),
         after=cursor,
-        today=_today(state, row).date(),
+        today=_today(state, row),
     )
     state.trail.record(
         access.actor,
@@ -131,7 +132,7 @@ def export_personnel(
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
-    today = _today(state, row).date()
+    today = _today(state, row)
     for p in everyone:
         pub = person_public(p, row.key, quals.get(p.id or 0, []), personal=personal, today=today)
         w.writerow(
@@ -275,7 +276,7 @@ def get_person(
         records=[person.person_id],
         details={"personal_fields": personal},
     )
-    return person_public(person, row.key, quals, personal=personal, today=_today(state, row).date())
+    return person_public(person, row.key, quals, personal=personal, today=_today(state, row))
 
 
 @router.put("/{plant}/{person_id}", response_model=PersonnelChange)

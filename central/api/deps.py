@@ -38,7 +38,7 @@ from central.crud.accounts import (
     user_principal,
 )
 from central.crud.audit import Actor, ClientInfo
-from central.errors import Forbidden, NotFound, Unauthenticated, Unprocessable
+from central.errors import Forbidden, Unauthenticated, Unprocessable
 from central.models import Role, User
 from central.queries import Scope, scope_for
 
@@ -119,10 +119,6 @@ class Access:
 
     def plant_ok(self, plant_id: int) -> bool:
         return self.scope.allows(plant_id)
-
-    def require_plant(self, plant_id: int, what: str = "plant") -> None:
-        if not self.scope.allows(plant_id):
-            raise NotFound(f"no {what} of that name in your scope", location=[what])
 
     @property
     def actor(self) -> Actor:

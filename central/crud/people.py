@@ -78,8 +78,14 @@ def write_people(
             session.exec(delete(Qualification).where(col(Qualification.person_pk) == person.id))
         else:
             created += 1
-            person = Person(plant_id=plant_id, person_id=record.person_id, name="", created_ts=now,
-                            updated_ts=now, updated_by=actor)  # fmt: skip
+            person = Person(
+                plant_id=plant_id,
+                person_id=record.person_id,
+                name=record.name,
+                created_ts=now,
+                updated_ts=now,
+                updated_by=actor,
+            )
         person.name = record.name
         person.badge_id = record.badge_id
         person.phone = record.phone

@@ -22,7 +22,6 @@ from central.ingest.prepare import PreparedBatch, ReadingColumns
 
 from .rollup import (
     POSTGRES_UPSERT,
-    POSTGRES_UPSERT_DAILY,
     SQLITE_UPSERT,
     SQLITE_UPSERT_DAILY,
     HourRows,
@@ -252,12 +251,7 @@ class PostgresBulkWriter(BulkWriter):
         if not rows:
             return
         # rows come sorted by (point, hour): concurrent batches lock roll-up rows in one order.
-        for statement, grouped in (
-            (POSTGRES_UPSERT, rows),
-            (POSTGRES_UPSERT_DAILY, daily_rows(rows)),
-        ):
-            columns = tuple(list(c) for c in zip(*grouped, strict=True))
-            cur.execute(statement, columns)
+        cur.execute(POSTGRES_UPSERT, tuple(list(c) for c in zip(*rows, strict=True)))
 
 
 def writer_for(dialect: str) -> BulkWriter:

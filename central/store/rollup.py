@@ -70,8 +70,16 @@ def daily_rows(hours: HourRows) -> HourRows:
             p, d, s0, g0, v0, t0, lo0, hi0 = out[-1]
             lows = [x for x in (lo0, low) if x is not None]
             highs = [x for x in (hi0, high) if x is not None]
-            out[-1] = (p, d, s0 + samples, g0 + good, v0 + valued, t0 + total,
-                       min(lows) if lows else None, max(highs) if highs else None)  # fmt: skip
+            out[-1] = (
+                p,
+                d,
+                s0 + samples,
+                g0 + good,
+                v0 + valued,
+                t0 + total,
+                min(lows) if lows else None,
+                max(highs) if highs else None,
+            )
         else:
             out.append((pid, day, samples, good, valued, total, low, high))
     return out
@@ -95,23 +103,6 @@ ON CONFLICT (point_id, hour_ts) DO UPDATE SET
                    THEN excluded.max_value ELSE reading_hourly.max_value END
 """
 
-POSTGRES_UPSERT = """
-INSERT INTO reading_hourly (point_id, hour_ts, samples, good, valued, sum_value, min_value,
-                            max_value)
-SELECT * FROM unnest(%b::int4[], %b::int8[], %b::int8[], %b::int8[], %b::int8[],
-                     %b::float8[], %b::float8[], %b::float8[])
-ON CONFLICT (point_id, hour_ts) DO UPDATE SET
-  samples = reading_hourly.samples + excluded.samples,
-  good = reading_hourly.good + excluded.good,
-  valued = reading_hourly.valued + excluded.valued,
-  sum_value = reading_hourly.sum_value + excluded.sum_value,
-  min_value = CASE WHEN excluded.min_value IS NULL THEN reading_hourly.min_value
-                   WHEN reading_hourly.min_value IS NULL OR excluded.min_value < reading_hourly.min_value
-                   THEN excluded.min_value ELSE reading_hourly.min_value END,
-  max_value = CASE WHEN excluded.max_value IS NULL THEN reading_hourly.max_value
-                   WHEN reading_hourly.max_value IS NULL OR excluded.max_value > reading_hourly.max_value
-                   THEN excluded.max_value ELSE reading_hourly.max_value END
-"""
 
 SQLITE_UPSERT_DAILY = """
 INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
@@ -130,11 +121,35 @@ ON CONFLICT (point_id, day_ts) DO UPDATE SET
                    THEN excluded.max_value ELSE reading_daily.max_value END
 """
 
-POSTGRES_UPSERT_DAILY = """
+# PostgreSQL: both roll-ups in one statement, the day groups formed server-side from the same
+# arrays (one round trip; rows in (point, time) order, so concurrent batches lock them alike).
+POSTGRES_UPSERT = """
+WITH src AS MATERIALIZED (
+  SELECT * FROM unnest(%b::int4[], %b::int8[], %b::int8[], %b::int8[], %b::int8[],
+                       %b::float8[], %b::float8[], %b::float8[])
+         AS t(point_id, hour_ts, samples, good, valued, sum_value, min_value, max_value)
+), hourly AS (
+  INSERT INTO reading_hourly (point_id, hour_ts, samples, good, valued, sum_value, min_value,
+                              max_value)
+  SELECT * FROM src
+ON CONFLICT (point_id, hour_ts) DO UPDATE SET
+    samples = reading_hourly.samples + excluded.samples,
+    good = reading_hourly.good + excluded.good,
+    valued = reading_hourly.valued + excluded.valued,
+    sum_value = reading_hourly.sum_value + excluded.sum_value,
+    min_value = CASE WHEN excluded.min_value IS NULL THEN reading_hourly.min_value
+                     WHEN reading_hourly.min_value IS NULL OR excluded.min_value < reading_hourly.min_value
+                     THEN excluded.min_value ELSE reading_hourly.min_value END,
+    max_value = CASE WHEN excluded.max_value IS NULL THEN reading_hourly.max_value
+                     WHEN reading_hourly.max_value IS NULL OR excluded.max_value > reading_hourly.max_value
+                     THEN excluded.max_value ELSE reading_hourly.max_value END
+  RETURNING 1
+)
 INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
-                            max_value)
-SELECT * FROM unnest(%b::int4[], %b::int8[], %b::int8[], %b::int8[], %b::int8[],
-                     %b::float8[], %b::float8[], %b::float8[])
+                           max_value)
+SELECT point_id, hour_ts - hour_ts %% 86400000000, SUM(samples), SUM(good), SUM(valued),
+       SUM(sum_value), MIN(min_value), MAX(max_value)
+FROM src GROUP BY 1, 2 ORDER BY 1, 2
 ON CONFLICT (point_id, day_ts) DO UPDATE SET
   samples = reading_daily.samples + excluded.samples,
   good = reading_daily.good + excluded.good,
@@ -150,7 +165,6 @@ ON CONFLICT (point_id, day_ts) DO UPDATE SET
 
 __all__ = [
     "POSTGRES_UPSERT",
-    "POSTGRES_UPSERT_DAILY",
     "SQLITE_UPSERT",
     "SQLITE_UPSERT_DAILY",
     "HourRows",

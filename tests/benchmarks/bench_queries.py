@@ -134,7 +134,7 @@ def setup_org(engine: Engine, points: int, now_us: int) -> None:
 def numbers_sql(dialect: str, count: int) -> str:
     """A relation ``n(i)`` of 0 .. count-1, set-based."""
     if dialect == "postgresql":
-        return f"generate_series(0, {count - 1}) AS n(i)"
+        return f"generate_series(0::bigint, {count - 1}::bigint) AS n(i)"
     return (
         "(WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s "
         f"WHERE i < {count - 1}) SELECT i FROM s) n"

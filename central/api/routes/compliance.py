@@ -31,9 +31,10 @@ from central.compliance import (
 from central.core.epoch import iso
 from central.core.permissions import Action, Category
 from central.crud.org import check_limit_set
-from central.errors import Unprocessable
+from central.errors import Conflict, Unprocessable
 from central.models import Ledger, Plant, Region, WhatIf, WhatIfIn
 from central.queries import plant_in_scope
+from device_profiles import LimitSet
 
 router = APIRouter(prefix=API_PREFIX + "/compliance", tags=["compliance"])
 
@@ -48,6 +49,21 @@ class LimitSetSummary(BaseModel):
     jurisdiction: str
 
 
+def limit_set_of(state: CentralState, plant: Plant) -> LimitSet | None:
+    """The plant's limit set; 409 when it names one this server does not have (any more)."""
+    if plant.limit_set is None:
+        return None
+    try:
+        return state.catalog.limit_set(plant.limit_set)
+    except KeyError as exc:
+        raise Conflict(
+            f"plant {plant.key!r} names limit set {plant.limit_set!r}, which is not installed: "
+            f"{str(exc).strip(chr(39))}",
+            error="limit_set_missing",
+            location=["plant"],
+        ) from None
+
+
 def _inputs(
     state: CentralState, session: Session, plant: Plant, start_us: int, end_us: int
 ) -> LedgerInputs:
@@ -57,7 +73,7 @@ def _inputs(
         plant=plant,
         region=region.key if region else "",
         timezone=tz,
-        limit_set=state.catalog.limit_set(plant.limit_set) if plant.limit_set else None,
+        limit_set=limit_set_of(state, plant),
         days=local_days(start_us, end_us, tz),
     )
 
@@ -177,6 +193,7 @@ def whatif(
             raise Unprocessable(f"no plant {missing[0]!r} in your scope", location=["plants"])
     plants = []
     for plant, region in rows:
+        limit_set_of(state, plant)  # a plant naming a missing set is refused, not skipped
         tz = plant.timezone or state.settings.timezone
         plants.append((plant, region.key, tz, local_days(start_us, end_us, tz)))
     return what_if(session, plants=plants, body=body, catalog=state.catalog)

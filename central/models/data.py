@@ -124,6 +124,20 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         Index("ix_event_plant_ts", "plant_id", "ts"),
         Index("ix_event_point_ts", "point_id", "ts"),
+        # Fleet KPIs: covers the alarm load, chattering, stale and time-to-ack scans of a
+        # period (no table lookups), and pairs a raise with its ack by index seeks.
+        Index(
+            "ix_event_kpi",
+            "plant_id",
+            "ts",
+            "category",
+            "transition",
+            "point_id",
+            "kind",
+            "agent_id",
+            "seq",
+        ),
+        Index("ix_event_alarm", "point_id", "kind", "transition", "ts"),
     )
 
     agent_id: int = Field(primary_key=True)

@@ -1,0 +1,250 @@
+// Alarm cards and the operator actions on them (ack, shelve, unshelve, comment).
+//
+// An action is a command to the plant's edge agent: central answers 202 with a command id, the
+// agent picks it up with its next sync and answers. The card shows the command's progress
+// (pending -> delivered -> done | failed) until the agent's own ack event changes the alarm.
+// Buttons appear only when /me grants alarms:act; central checks again on every call.
+
+import { ApiError, get, idPath, post } from "./api.js";
+import { fmtAge, fmtNumber, fmtTime, h, setText, toast } from "./dom.js";
+import { sleep } from "./refresh.js";
+
+const COMMAND_POLL_MS = 1000;
+const COMMAND_WAIT_MS = 120000;
+// Edge limit: a shelve lasts at most 7 days (edge_agent status API, ISA-18.2 time-limited shelving).
+const MAX_SHELVE_MIN = 7 * 24 * 60;
+
+/** Progress of commands issued from this tab, by alarm id: survives the list's refreshes. */
+const commands = new Map();
+
+export const alarmId = (a) => a.alarm_id ?? a.id;
+
+export function isUnacked(a) {
+  if (typeof a.acked === "boolean") return !a.acked;
+  return /unacked$/.test(a.state ?? "");
+}
+
+export function isShelved(a) {
+  return a.state === "shelved" || Boolean(a.shelved) || Boolean(a.shelved_until);
+}
+
+export function priorityBadge(priority) {
+  if (!priority) return null;
+  return h("span", { class: `badge prio-${priority}`, text: priority });
+}
+
+function stateLabel(state) {
+  return String(state ?? "").replace(/_/g, " ");
+}
+
+/** One alarm's card; `update` refreshes it in place. `ctx` carries `can` and the view's signal. */
+export function alarmCard(ctx) {
+  const el = h("article", { class: "alarm" });
+  const what = h("span", { class: "what" });
+  const prio = h("span");
+  const state = h("span", { class: "badge neutral" });
+  const detail = h("div", { class: "detail" });
+  const when = h("div", { class: "detail" });
+  const comment = h("div", { class: "detail" });
+  const actions = h("div", { class: "actions" });
+  const command = h("div", { class: "command", role: "status" });
+  el.append(h("div", { class: "line" }, prio, what, state), detail, when, comment, actions, command);
+  el.refs = { what, prio, state, detail, when, comment, actions, command };
+  return el;
+}
+
+export function updateAlarmCard(el, alarm, ctx) {
+  const r = el.refs;
+  const id = alarmId(alarm);
+  el.dataset.alarmId = id;
+  el.className = `alarm prio-${alarm.priority ?? "high"}${isUnacked(alarm) ? " unacked" : ""}`;
+  const label = alarm.message || `${alarm.point_name ?? alarm.point ?? ""} ${alarm.kind ?? ""}`;
+  setText(r.what, label.trim() || id);
+  if (r.prio.dataset.p !== (alarm.priority ?? "")) {
+    r.prio.replaceChildren(priorityBadge(alarm.priority) ?? "");
+    r.prio.dataset.p = alarm.priority ?? "";
+  }
+  setText(r.state, stateLabel(alarm.state));
+  r.state.className = `badge ${isUnacked(alarm) ? "bad" : isShelved(alarm) ? "neutral" : "warn"}`;
+  const value = alarm.value ?? alarm.last_value;
+  const parts = [id];
+  if (value !== undefined && value !== null) {
+    parts.push(`value ${fmtNumber(value)}${alarm.unit ? " " + alarm.unit : ""}`);
+  }
+  if (alarm.limit !== undefined && alarm.limit !== null) parts.push(`limit ${fmtNumber(alarm.limit)}`);
+  setText(r.detail, parts.join(" · "));
+  const since = alarm.raised_at ?? alarm.since ?? alarm.ts;
+  const acked = alarm.acked_by ? ` · acked by ${alarm.acked_by}${alarm.acked_at ? " " + fmtTime(alarm.acked_at) : ""}` : "";
+  const shelved = alarm.shelved_until ? ` · shelved until ${fmtTime(alarm.shelved_until)}` : "";
+  setText(r.when, since ? `since ${fmtTime(since)} (${fmtAge(since)})${acked}${shelved}` : acked + shelved);
+  const note = alarm.last_comment ?? alarm.comment;
+  setText(r.comment, note ? `comment: ${typeof note === "object" ? note.text : note}` : "");
+  renderActions(el, alarm, ctx);
+  const cmd = commands.get(id);
+  setText(r.command, cmd ? cmd.text : "");
+  r.command.className = `command ${cmd?.failed ? "error" : "muted"}`;
+}
+
+function renderActions(el, alarm, ctx) {
+  const r = el.refs;
+  if (!ctx.can("alarms", "act")) {
+    r.actions.hidden = true;
+    return;
+  }
+  const unacked = isUnacked(alarm);
+  const shelved = isShelved(alarm);
+  const signature = `${unacked}|${shelved}`;
+  if (r.actions.dataset.signature === signature) return;
+  r.actions.dataset.signature = signature;
+  const id = alarmId(alarm);
+  const buttons = [];
+  if (unacked) buttons.push(button("Acknowledge", "ack", () => act(id, "ack", {}, ctx)));
+  if (shelved) buttons.push(button("Unshelve", "unshelve", () => act(id, "unshelve", {}, ctx)));
+  else buttons.push(button("Shelve…", "shelve", () => shelveDialog(id, ctx)));
+  buttons.push(button("Comment…", "comment", () => commentDialog(id, ctx)));
+  r.actions.replaceChildren(...buttons);
+  r.actions.hidden = false;
+}
+
+function button(text, action, onclick) {
+  return h("button", { type: "button", dataset: { action }, text, onclick });
+}
+
+function showCommand(id, text, failed = false) {
+  commands.set(id, { text, failed });
+  for (const el of document.querySelectorAll(".alarm")) {
+    if (el.dataset.alarmId === id) {
+      setText(el.refs.command, text);
+      el.refs.command.className = `command ${failed ? "error" : "muted"}`;
+    }
+  }
+}
+
+const VERBS = { ack: "acknowledge", shelve: "shelve", unshelve: "unshelve", comment: "comment" };
+
+/** POST the action, then follow its command until the edge agent has answered. */
+export async function act(id, action, body, ctx) {
+  showCommand(id, `${VERBS[action]}: sending…`);
+  let answer;
+  try {
+    answer = await post(`/alarms/${idPath(id)}/${action}`, body);
+  } catch (exc) {
+    showCommand(id, `${VERBS[action]} refused: ${exc.message}`, true);
+    toast(`Could not ${VERBS[action]}: ${exc.message}`);
+    return;
+  }
+  toast(`${VERBS[action]}: sent to the plant`);
+  await follow(id, action, answer, ctx);
+}
+
+async function follow(id, action, answer, ctx) {
+  let status = answer?.status ?? "pending";
+  const commandId = answer?.command_id;
+  showCommand(id, `${VERBS[action]}: ${status}`);
+  if (!commandId) return;
+  const deadline = Date.now() + COMMAND_WAIT_MS;
+  while (!["done", "failed"].includes(status) && Date.now() < deadline) {
+    try {
+      await sleep(COMMAND_POLL_MS, ctx.signal);
+    } catch {
+      return; // the view closed
+    }
+    try {
+      const cmd = await get(`/commands/${encodeURIComponent(commandId)}`, null, { signal: ctx.signal });
+      status = cmd.status;
+      const message = cmd.result_message ? ` (${cmd.result_message})` : "";
+      showCommand(id, `${VERBS[action]}: ${status}${message}`, status === "failed");
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status !== 0) {
+        showCommand(id, `${VERBS[action]}: ${exc.message}`, true);
+        return;
+      }
+    }
+  }
+  if (!["done", "failed"].includes(status)) {
+    showCommand(id, `${VERBS[action]}: still ${status}; the agent has not answered yet`, true);
+  }
+}
+
+// --- dialogs -------------------------------------------------------------------------------
+
+function dialog(title, fields, submitText, onSubmit) {
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h(
+    "form",
+    { method: "dialog" },
+    h("h2", { text: title }),
+    fields,
+    error,
+    h(
+      "div",
+      { class: "buttons" },
+      h("button", { type: "button", value: "cancel", text: "Cancel", onclick: () => dlg.close() }),
+      h("button", { type: "submit", class: "primary", text: submitText }),
+    ),
+  );
+  const dlg = h("dialog", {}, form);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const problem = onSubmit(new FormData(form));
+    if (problem) {
+      error.textContent = problem;
+      error.hidden = false;
+      return;
+    }
+    dlg.close();
+  });
+  dlg.addEventListener("close", () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
+  return dlg;
+}
+
+export function shelveDialog(id, ctx) {
+  dialog(
+    `Shelve ${id}`,
+    [
+      h("label", { for: "shelve-reason", text: "Reason (required)" }),
+      h("input", { id: "shelve-reason", name: "reason", required: true, maxlength: 500 }),
+      h("label", { for: "shelve-minutes", text: "For how many minutes" }),
+      h("input", {
+        id: "shelve-minutes",
+        name: "minutes",
+        type: "number",
+        min: 1,
+        max: MAX_SHELVE_MIN,
+        step: 1,
+        value: 60,
+        required: true,
+      }),
+    ],
+    "Shelve",
+    (data) => {
+      const reason = String(data.get("reason") ?? "").trim();
+      const minutes = Number(data.get("minutes"));
+      if (!reason) return "Give a reason: shelving is recorded with it.";
+      if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SHELVE_MIN) {
+        return `Minutes must be a whole number from 1 to ${MAX_SHELVE_MIN}.`;
+      }
+      act(id, "shelve", { reason, minutes }, ctx);
+      return null;
+    },
+  );
+}
+
+export function commentDialog(id, ctx) {
+  dialog(
+    `Comment on ${id}`,
+    [
+      h("label", { for: "comment-text", text: "Comment" }),
+      h("textarea", { id: "comment-text", name: "text", required: true, maxlength: 2000, rows: 4 }),
+    ],
+    "Add comment",
+    (data) => {
+      const text = String(data.get("text") ?? "").trim();
+      if (!text) return "Write the comment first.";
+      act(id, "comment", { text }, ctx);
+      return null;
+    },
+  );
+}

@@ -1,0 +1,67 @@
+// Audit log (admins and auditors): who did what, when, filtered by user, action and period.
+// The filters stay in the page, not in the URL: a user name is personal data.
+
+import { get } from "../api.js";
+import { banner, columnsOf, dataTable, dateInputValue, dayStartIso, h, setText } from "../dom.js";
+
+const DAY_MS = 86400000;
+
+function entriesOf(answer) {
+  if (Array.isArray(answer)) return answer;
+  return answer.entries ?? answer.events ?? answer.items ?? [];
+}
+
+export async function render(ctx) {
+  const { root, signal } = ctx;
+  const notice = h("div");
+  const status = h("p", { class: "muted small", role: "status" });
+  const table = h("div");
+  const more = h("button", { type: "button", text: "Older entries", hidden: true });
+  const today = new Date();
+  const form = h(
+    "form",
+    { class: "filters", role: "search" },
+    h("label", {}, "User", h("input", { name: "user", maxlength: 100, autocomplete: "off" })),
+    h("label", {}, "Action", h("input", { name: "action", maxlength: 100, autocomplete: "off" })),
+    h("label", {}, "From", h("input", { type: "date", name: "start", value: dateInputValue(new Date(today - 7 * DAY_MS)) })),
+    h("label", {}, "To (inclusive)", h("input", { type: "date", name: "end", value: dateInputValue(today) })),
+    h("button", { type: "submit", class: "primary", text: "Search" }),
+  );
+  root.append(h("div", { class: "page-head" }, h("h1", { text: "Audit log" })), form, notice, status, table, more);
+
+  let rows = [];
+  let cursor = null;
+
+  async function load(append) {
+    const data = new FormData(form);
+    const params = {
+      user: String(data.get("user") ?? "").trim(),
+      action: String(data.get("action") ?? "").trim(),
+      start: dayStartIso(String(data.get("start") ?? "")),
+      end: dayStartIso(String(data.get("end") ?? ""), 1),
+      cursor: append ? cursor : undefined,
+    };
+    setText(status, "loading…");
+    try {
+      const answer = await get("/audit", params, { signal });
+      if (signal.aborted) return;
+      notice.replaceChildren();
+      rows = append ? rows.concat(entriesOf(answer)) : entriesOf(answer);
+      cursor = answer.next_cursor ?? null;
+      more.hidden = !cursor;
+      table.replaceChildren(dataTable(columnsOf(rows), rows, { empty: "No audit entries match." }));
+      setText(status, `${rows.length} entries${cursor ? " (more available)" : ""}`);
+    } catch (exc) {
+      if (signal.aborted) return;
+      setText(status, "");
+      notice.replaceChildren(banner("error", `Could not load the audit log: ${exc.message}`));
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load(false);
+  });
+  more.addEventListener("click", () => load(true));
+  await load(false);
+}

@@ -3,7 +3,8 @@
 // An action is a command to the plant's edge agent: central answers 202 with a command id, the
 // agent picks it up with its next sync and answers. The card shows the command's progress
 // (pending -> delivered -> done | failed) until the agent's own ack event changes the alarm.
-// Buttons appear only when /me grants alarms:act; central checks again on every call.
+// Buttons appear only when /me grants the permission (alarms:act for ack, reset and comment,
+// alarms:manage for shelving); central checks again on every call.
 
 import { ApiError, get, idPath, post } from "./api.js";
 import { fmtAge, fmtNumber, fmtTime, h, setText, toast } from "./dom.js";
@@ -11,7 +12,7 @@ import { sleep } from "./refresh.js";
 
 const COMMAND_POLL_MS = 1000;
 const COMMAND_WAIT_MS = 120000;
-// Edge limit: a shelve lasts at most 7 days (edge_agent status API, ISA-18.2 time-limited shelving).
+// Shelving is time-limited (ISA-18.2): at most 7 days, as central and the edge agent accept.
 const MAX_SHELVE_MIN = 7 * 24 * 60;
 
 /** Progress of commands issued from this tab, by alarm id: survives the list's refreshes. */
@@ -25,7 +26,7 @@ export function isUnacked(a) {
 }
 
 export function isShelved(a) {
-  return a.state === "shelved" || Boolean(a.shelved) || Boolean(a.shelved_until);
+  return a.state === "shelved" || Boolean(a.shelved_until);
 }
 
 export function priorityBadge(priority) {
@@ -37,20 +38,28 @@ function stateLabel(state) {
   return String(state ?? "").replace(/_/g, " ");
 }
 
-/** One alarm's card; `update` refreshes it in place. `ctx` carries `can` and the view's signal. */
-export function alarmCard(ctx) {
+/** One alarm's card, empty; `updateAlarmCard` fills and refreshes it in place. */
+export function alarmCard() {
   const el = h("article", { class: "alarm" });
   const what = h("span", { class: "what" });
   const prio = h("span");
   const state = h("span", { class: "badge neutral" });
   const detail = h("div", { class: "detail" });
   const when = h("div", { class: "detail" });
-  const comment = h("div", { class: "detail" });
   const actions = h("div", { class: "actions" });
   const command = h("div", { class: "command", role: "status" });
-  el.append(h("div", { class: "line" }, prio, what, state), detail, when, comment, actions, command);
-  el.refs = { what, prio, state, detail, when, comment, actions, command };
+  el.append(h("div", { class: "line" }, prio, what, state), detail, when, actions, command);
+  el.refs = { what, prio, state, detail, when, actions, command };
   return el;
+}
+
+/** "H", "HH", "Ceiling", "Fault: flatline": the alarm's kind as an operator names it. */
+export function kindLabel(kind) {
+  const [family, name = ""] = String(kind ?? "").split(".", 2);
+  if (family === "limit") return name.toUpperCase();
+  if (family === "fault") return `Fault: ${name.replace(/_/g, " ")}`;
+  const text = (name || family).replace(/_/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function updateAlarmCard(el, alarm, ctx) {
@@ -58,52 +67,52 @@ export function updateAlarmCard(el, alarm, ctx) {
   const id = alarmId(alarm);
   el.dataset.alarmId = id;
   el.className = `alarm prio-${alarm.priority ?? "high"}${isUnacked(alarm) ? " unacked" : ""}`;
-  const label = alarm.message || `${alarm.point_name ?? alarm.point ?? ""} ${alarm.kind ?? ""}`;
-  setText(r.what, label.trim() || id);
+  setText(r.what, `${kindLabel(alarm.kind)} · ${alarm.point ?? id}`);
   if (r.prio.dataset.p !== (alarm.priority ?? "")) {
     r.prio.replaceChildren(priorityBadge(alarm.priority) ?? "");
     r.prio.dataset.p = alarm.priority ?? "";
   }
   setText(r.state, stateLabel(alarm.state));
   r.state.className = `badge ${isUnacked(alarm) ? "bad" : isShelved(alarm) ? "neutral" : "warn"}`;
-  const value = alarm.value ?? alarm.last_value;
-  const parts = [id];
-  if (value !== undefined && value !== null) {
-    parts.push(`value ${fmtNumber(value)}${alarm.unit ? " " + alarm.unit : ""}`);
-  }
+  const parts = [];
+  if (alarm.value !== undefined && alarm.value !== null) parts.push(`value ${fmtNumber(alarm.value)}`);
   if (alarm.limit !== undefined && alarm.limit !== null) parts.push(`limit ${fmtNumber(alarm.limit)}`);
+  parts.push(alarm.message || id);
   setText(r.detail, parts.join(" · "));
-  const since = alarm.raised_at ?? alarm.since ?? alarm.ts;
-  const acked = alarm.acked_by ? ` · acked by ${alarm.acked_by}${alarm.acked_at ? " " + fmtTime(alarm.acked_at) : ""}` : "";
-  const shelved = alarm.shelved_until ? ` · shelved until ${fmtTime(alarm.shelved_until)}` : "";
-  setText(r.when, since ? `since ${fmtTime(since)} (${fmtAge(since)})${acked}${shelved}` : acked + shelved);
-  const note = alarm.last_comment ?? alarm.comment;
-  setText(r.comment, note ? `comment: ${typeof note === "object" ? note.text : note}` : "");
+  const since = alarm.raised_at ?? alarm.last_at;
+  const times = [];
+  if (since) times.push(`raised ${fmtTime(since)} (${fmtAge(since)})`);
+  if (alarm.acked && alarm.acked_at) times.push(`acked ${fmtTime(alarm.acked_at)}`);
+  if (alarm.shelved_until) times.push(`shelved until ${fmtTime(alarm.shelved_until)}`);
+  if (alarm.last_actor) times.push(`last ${alarm.last_transition ?? "action"} by ${alarm.last_actor}`);
+  setText(r.when, times.join(" · "));
   renderActions(el, alarm, ctx);
   const cmd = commands.get(id);
   setText(r.command, cmd ? cmd.text : "");
   r.command.className = `command ${cmd?.failed ? "error" : "muted"}`;
 }
 
+// Who may do what (central's permission matrix): acknowledge, reset and comment are routine
+// operator actions (alarms:act); shelving takes an alarm out of view and is alarms:manage.
 function renderActions(el, alarm, ctx) {
   const r = el.refs;
-  if (!ctx.can("alarms", "act")) {
-    r.actions.hidden = true;
-    return;
-  }
+  const mayAct = ctx.can("alarms", "act");
+  const mayManage = ctx.can("alarms", "manage");
   const unacked = isUnacked(alarm);
   const shelved = isShelved(alarm);
-  const signature = `${unacked}|${shelved}`;
+  const resettable = alarm.state === "latched_acked";
+  const signature = `${mayAct}|${mayManage}|${unacked}|${shelved}|${resettable}`;
   if (r.actions.dataset.signature === signature) return;
   r.actions.dataset.signature = signature;
   const id = alarmId(alarm);
   const buttons = [];
-  if (unacked) buttons.push(button("Acknowledge", "ack", () => act(id, "ack", {}, ctx)));
-  if (shelved) buttons.push(button("Unshelve", "unshelve", () => act(id, "unshelve", {}, ctx)));
-  else buttons.push(button("Shelve…", "shelve", () => shelveDialog(id, ctx)));
-  buttons.push(button("Comment…", "comment", () => commentDialog(id, ctx)));
+  if (mayAct && unacked) buttons.push(button("Acknowledge", "ack", () => sendAction(id, "ack", {}, ctx)));
+  if (mayAct && resettable) buttons.push(button("Reset", "reset", () => sendAction(id, "reset", {}, ctx)));
+  if (mayManage && shelved) buttons.push(button("Unshelve", "unshelve", () => sendAction(id, "unshelve", {}, ctx)));
+  if (mayManage && !shelved) buttons.push(button("Shelve…", "shelve", () => shelveDialog(id, ctx)));
+  if (mayAct) buttons.push(button("Comment…", "comment", () => commentDialog(id, ctx)));
   r.actions.replaceChildren(...buttons);
-  r.actions.hidden = false;
+  r.actions.hidden = buttons.length === 0;
 }
 
 function button(text, action, onclick) {
@@ -120,10 +129,10 @@ function showCommand(id, text, failed = false) {
   }
 }
 
-const VERBS = { ack: "acknowledge", shelve: "shelve", unshelve: "unshelve", comment: "comment" };
+const VERBS = { ack: "acknowledge", reset: "reset", shelve: "shelve", unshelve: "unshelve", comment: "comment" };
 
 /** POST the action, then follow its command until the edge agent has answered. */
-export async function act(id, action, body, ctx) {
+export async function sendAction(id, action, body, ctx) {
   showCommand(id, `${VERBS[action]}: sending…`);
   let answer;
   try {
@@ -226,7 +235,7 @@ export function shelveDialog(id, ctx) {
       if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SHELVE_MIN) {
         return `Minutes must be a whole number from 1 to ${MAX_SHELVE_MIN}.`;
       }
-      act(id, "shelve", { reason, minutes }, ctx);
+      sendAction(id, "shelve", { reason, minutes }, ctx);
       return null;
     },
   );
@@ -243,7 +252,7 @@ export function commentDialog(id, ctx) {
     (data) => {
       const text = String(data.get("text") ?? "").trim();
       if (!text) return "Write the comment first.";
-      act(id, "comment", { text }, ctx);
+      sendAction(id, "comment", { text }, ctx);
       return null;
     },
   );

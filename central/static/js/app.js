@@ -28,9 +28,9 @@ function permits(me) {
   return (category, action) => (me.permissions?.[category] ?? []).includes(action);
 }
 
-function parseFragment() {
+function parseFragment(home) {
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
-  const name = parts[0] || "fleet";
+  const name = parts[0] || home;
   let args;
   try {
     args = parts.slice(1).map(decodeURIComponent);
@@ -51,11 +51,16 @@ function drawNav(me, can) {
   document.getElementById("logout").addEventListener("click", () => logout());
 }
 
+/** The first view in the navigation the user may open (an auditor has no fleet view). */
+function homeView(can) {
+  return Object.keys(VIEWS).find((name) => VIEWS[name].nav && can(...VIEWS[name].needs)) ?? "fleet";
+}
+
 function show(me, can) {
   current?.abort();
   const controller = new AbortController();
   current = controller;
-  const { name, args } = parseFragment();
+  const { name, args } = parseFragment(homeView(can));
   const main = document.getElementById("main");
   const view = VIEWS[name];
   for (const link of document.querySelectorAll("#nav a")) {

@@ -27,11 +27,6 @@ export function append(el, children) {
   return el;
 }
 
-export function clear(el) {
-  el.replaceChildren();
-  return el;
-}
-
 /** Replace `el`'s text only when it changed (no needless layout on every refresh). */
 export function setText(el, text) {
   const value = String(text ?? "");
@@ -158,15 +153,6 @@ export function dataTable(columns, rows, { empty = "Nothing to show." } = {}) {
     ),
   );
   return h("div", { class: "table-wrap" }, h("table", { class: "data" }, h("thead", {}, head), h("tbody", {}, body)));
-}
-
-/** Columns for rows of unknown shape: every key seen in the first rows, in first-seen order. */
-export function columnsOf(rows, { skip = [] } = {}) {
-  const keys = [];
-  for (const row of rows.slice(0, 50)) {
-    for (const key of Object.keys(row)) if (!keys.includes(key) && !skip.includes(key)) keys.push(key);
-  }
-  return keys.map((key) => ({ key, num: rows.some((r) => typeof r[key] === "number") }));
 }
 
 export function banner(kind, text) {

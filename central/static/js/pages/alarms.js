@@ -61,7 +61,7 @@ export async function render(ctx) {
     const alarms = Array.isArray(answer) ? answer : (answer.alarms ?? []);
     setText(count, `(${alarms.length}${answer.next_cursor ? "+" : ""})`);
     none.hidden = alarms.length > 0;
-    syncChildren(list, alarms, alarmId, () => alarmCard(ctx), (el, a) => updateAlarmCard(el, a, ctx));
+    syncChildren(list, alarms, alarmId, alarmCard, (el, a) => updateAlarmCard(el, a, ctx));
   }
 
   every(REFRESH_MS, load, signal, (exc) =>

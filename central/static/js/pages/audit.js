@@ -2,14 +2,27 @@
 // The filters stay in the page, not in the URL: a user name is personal data.
 
 import { get } from "../api.js";
-import { banner, columnsOf, dataTable, dateInputValue, dayStartIso, h, setText } from "../dom.js";
+import { banner, dataTable, dateInputValue, dayStartIso, fmtTime, h, setText } from "../dom.js";
 
 const DAY_MS = 86400000;
 
-function entriesOf(answer) {
-  if (Array.isArray(answer)) return answer;
-  return answer.entries ?? answer.events ?? answer.items ?? [];
-}
+const COLUMNS = [
+  { key: "ts", label: "When", cell: (e) => fmtTime(e.ts) },
+  { key: "actor", label: "Who", cell: (e) => `${e.actor}${e.role ? ` (${e.role})` : ""}` },
+  { key: "action", label: "Action" },
+  { key: "plant", label: "Plant", cell: (e) => e.plant ?? "—" },
+  {
+    key: "records",
+    label: "Records",
+    cell: (e) => {
+      const shown = (e.records ?? []).slice(0, 3).join(", ");
+      const more = e.record_count > 3 ? ` … (${e.record_count})` : "";
+      return shown + more || String(e.record_count ?? 0);
+    },
+  },
+  { key: "flags", label: "Flags", cell: (e) => [e.export && "export", e.out_of_hours && "out of hours"].filter(Boolean).join(", ") || "—" },
+  { key: "client_ip", label: "From", cell: (e) => e.client_ip ?? "—" },
+];
 
 export async function render(ctx) {
   const { root, signal } = ctx;
@@ -46,10 +59,10 @@ export async function render(ctx) {
       const answer = await get("/audit", params, { signal });
       if (signal.aborted) return;
       notice.replaceChildren();
-      rows = append ? rows.concat(entriesOf(answer)) : entriesOf(answer);
+      rows = append ? rows.concat(answer.entries ?? []) : (answer.entries ?? []);
       cursor = answer.next_cursor ?? null;
       more.hidden = !cursor;
-      table.replaceChildren(dataTable(columnsOf(rows), rows, { empty: "No audit entries match." }));
+      table.replaceChildren(dataTable(COLUMNS, rows, { empty: "No audit entries match." }));
       setText(status, `${rows.length} entries${cursor ? " (more available)" : ""}`);
     } catch (exc) {
       if (signal.aborted) return;

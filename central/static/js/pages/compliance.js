@@ -1,9 +1,10 @@
-// Compliance: the evidence ledger of a plant over a period, and the report as CSV or HTML.
-// Downloads go through fetch with the bearer token (never a token in a link) and are saved
-// from a blob URL.
+// Compliance: a plant's evidence ledger over a period (each exposure limit of its limit set
+// against the day's readings, the exceedances with their evidence, what was not evaluated),
+// and the report as CSV or HTML. Downloads go through fetch with the bearer token (never a
+// token in a link) and are saved from a blob URL.
 
 import { get, plantChoices, request } from "../api.js";
-import { banner, columnsOf, dataTable, dateInputValue, dayStartIso, h, select, setText } from "../dom.js";
+import { banner, dataTable, dateInputValue, dayStartIso, fmtNumber, fmtTime, h, select, setText } from "../dom.js";
 
 const DAY_MS = 86400000;
 
@@ -16,19 +17,106 @@ function save(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-function ledgerRows(answer) {
-  if (Array.isArray(answer)) return answer;
-  return answer.entries ?? answer.rows ?? answer.ledger ?? answer.items ?? [];
+function verdict(ledger) {
+  if (ledger.compliant === null || ledger.compliant === undefined) {
+    return h("span", { class: "badge neutral", text: "no limit set" });
+  }
+  return ledger.compliant
+    ? h("span", { class: "badge ok", text: "compliant" })
+    : h("span", { class: "badge bad", text: `${ledger.exceedance_count} exceedance(s)` });
+}
+
+function header(ledger) {
+  const set = ledger.limit_set;
+  const rows = [
+    ["Plant", `${ledger.plant} · region ${ledger.region}`],
+    ["Period", `${fmtTime(ledger.start)} – ${fmtTime(ledger.end)} (${ledger.days} days, ${ledger.timezone})`],
+    ["Limit set", set ? `${set.name} (${set.id}, ${set.jurisdiction})` : "none: the plant names no limit set"],
+    ["Points evaluated", String(ledger.points?.length ?? 0)],
+  ];
+  return h(
+    "div",
+    { class: "panel" },
+    h("div", { class: "card-head" }, h("h2", { text: "Ledger" }), verdict(ledger)),
+    h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
+    ledger.computed ? h("p", { class: "muted small", text: ledger.computed }) : null,
+  );
+}
+
+const limitText = (l) => `${l.kind.toUpperCase()} ${fmtNumber(l.value)} ${l.unit} (${l.basis.replace("_", " ")})`;
+
+function exceedances(ledger) {
+  return h(
+    "section",
+    { class: "panel" },
+    h("h2", { text: "Exceedances" }),
+    dataTable(
+      [
+        { key: "date", label: "Day" },
+        { key: "point", label: "Point" },
+        { key: "kind", label: "Limit", cell: (e) => `${e.kind.toUpperCase()} ${fmtNumber(e.limit)} ${e.unit}` },
+        { key: "observed", label: "Observed", num: true, cell: (e) => `${fmtNumber(e.observed)} ${e.unit}` },
+        { key: "readings_over", label: "Readings over", num: true },
+        { key: "calibration_status", label: "Calibration" },
+      ],
+      ledger.exceedances ?? [],
+      { empty: "No limit was exceeded in this period." },
+    ),
+  );
+}
+
+function pointSection(point) {
+  return h(
+    "section",
+    { class: "panel ledger-point" },
+    h("h3", { text: point.point }),
+    h(
+      "p",
+      { class: "muted small" },
+      [point.quantity, point.area && `area ${point.area}`, point.calibration_due && `calibration due ${point.calibration_due}`]
+        .filter(Boolean)
+        .join(" · "),
+    ),
+    h("p", { class: "small", text: point.limits.length ? point.limits.map(limitText).join("; ") : "no limit applies" }),
+    dataTable(
+      [
+        { key: "date", label: "Day" },
+        { key: "samples", label: "Samples", num: true },
+        { key: "mean", label: `Mean (${point.unit})`, num: true, cell: (d) => fmtNumber(d.mean) },
+        { key: "max", label: `Max (${point.unit})`, num: true, cell: (d) => fmtNumber(d.max) },
+        { key: "exceedances", label: "Exceedances", num: true },
+      ],
+      point.days ?? [],
+      { empty: "No readings in this period." },
+    ),
+  );
+}
+
+function notEvaluated(ledger) {
+  const rows = ledger.not_evaluated ?? [];
+  if (!rows.length) return null;
+  return h(
+    "section",
+    { class: "panel" },
+    h("h2", { text: "Not evaluated here" }),
+    dataTable(
+      [
+        { key: "point", label: "Point", cell: (r) => r.point ?? "(all)" },
+        { key: "quantity", label: "Quantity" },
+        { key: "reason", label: "Why" },
+      ],
+      rows,
+    ),
+  );
 }
 
 export async function render(ctx) {
   const { root, signal, can } = ctx;
   const notice = h("div");
-  const summary = h("div");
-  const table = h("div");
+  const body = h("div");
   const status = h("p", { class: "muted small", role: "status" });
   const form = h("form", { class: "filters" });
-  root.append(h("div", { class: "page-head" }, h("h1", { text: "Compliance" })), form, notice, status, summary, table);
+  root.append(h("div", { class: "page-head" }, h("h1", { text: "Compliance" })), form, notice, status, body);
 
   let plants;
   try {
@@ -46,7 +134,7 @@ export async function render(ctx) {
   const exporting = can("compliance", "export");
   form.append(
     h("label", {}, "Plant", select("plant", plants, plants[0][0])),
-    h("label", {}, "From", h("input", { type: "date", name: "start", value: dateInputValue(new Date(today - 30 * DAY_MS)), required: true })),
+    h("label", {}, "From", h("input", { type: "date", name: "start", value: dateInputValue(new Date(today - 7 * DAY_MS)), required: true })),
     h("label", {}, "To (inclusive)", h("input", { type: "date", name: "end", value: dateInputValue(today), required: true })),
     h("button", { type: "submit", class: "primary", text: "Show" }),
     exporting ? h("button", { type: "button", dataset: { format: "csv" }, text: "Download CSV" }) : null,
@@ -63,19 +151,18 @@ export async function render(ctx) {
   }
 
   async function show() {
-    const q = query();
     setText(status, "loading…");
     try {
-      const answer = await get("/compliance/ledger", q, { signal });
+      const ledger = await get("/compliance/ledger", query(), { signal });
       if (signal.aborted) return;
       notice.replaceChildren();
-      const rows = ledgerRows(answer);
-      const extra = Array.isArray(answer) ? {} : Object.fromEntries(Object.entries(answer).filter(([, v]) => !Array.isArray(v) && (v === null || typeof v !== "object")));
-      summary.replaceChildren(
-        Object.keys(extra).length ? dataTable(columnsOf([extra]), [extra]) : "",
+      body.replaceChildren(
+        header(ledger),
+        exceedances(ledger),
+        ...(ledger.points ?? []).map(pointSection),
+        notEvaluated(ledger) ?? "",
       );
-      table.replaceChildren(dataTable(columnsOf(rows), rows, { empty: "No ledger entries in this period." }));
-      setText(status, `${rows.length} entries`);
+      setText(status, "");
     } catch (exc) {
       if (signal.aborted) return;
       setText(status, "");
@@ -91,7 +178,9 @@ export async function render(ctx) {
       save(blob, `compliance-${q.plant}-${q.start.slice(0, 10)}.${format}`);
       setText(status, `${format.toUpperCase()} report saved`);
     } catch (exc) {
-      if (!signal.aborted) notice.replaceChildren(banner("error", `Could not build the report: ${exc.message}`));
+      if (signal.aborted) return;
+      setText(status, "");
+      notice.replaceChildren(banner("error", `Could not build the report: ${exc.message}`));
     }
   }
 

@@ -1,8 +1,9 @@
 // Fleet overview: every plant in the user's scope with its live status and its KPIs over a
-// period, the roll-up per region and the ranking. Refreshes every 10 s.
+// period (against their targets), the roll-up per region and the plants' ranking.
+// Refreshes every 10 s.
 
 import { get } from "../api.js";
-import { banner, columnsOf, dataTable, fmtAny, fmtDuration, fmtNumber, fmtPercent, h, words } from "../dom.js";
+import { banner, dataTable, fmtAny, fmtDuration, fmtNumber, fmtPercent, h, words } from "../dom.js";
 import { every } from "../refresh.js";
 
 const REFRESH_MS = 10000;
@@ -13,81 +14,97 @@ const PERIODS = [
 ];
 let periodS = 86400; // kept while the tab lives, not in the URL
 
-// Labels and formats of the KPIs the page knows; any other key is shown with `words(key)`.
-const KPI_LABELS = {
-  alarms_per_10min: "Alarms / 10 min",
-  alarm_rate_per_10min: "Alarms / 10 min",
-  floods: "Alarm floods",
-  flood_pct: "Time in flood",
-  chattering: "Chattering alarms",
-  stale: "Stale alarms",
-  stale_alarms: "Stale alarms",
-  time_to_ack_s: "Time to ack (median)",
-  median_time_to_ack_s: "Time to ack (median)",
-  ack_within_target_pct: "Acked within target",
-  exposure_exceedances: "Exposure exceedances",
-  completeness_pct: "Data completeness",
-  availability_pct: "Availability",
-  calibration_overdue: "Calibration overdue",
-};
+// The KPIs a plant card shows, in this order, with their labels (hse-standards §1.3-1.4 via
+// central's /fleet/overview). Counts of what was judged (acks_judged, readings) stay out.
+const KPIS = [
+  ["alarms_per_10min_avg", "Alarms / 10 min (avg)"],
+  ["alarms_per_10min_peak", "Alarms / 10 min (peak)"],
+  ["flood_periods_pct", "Time in flood"],
+  ["chattering_alarms", "Chattering alarms"],
+  ["stale_alarms", "Stale alarms"],
+  ["tta_mean_s", "Time to ack (mean)"],
+  ["ack_within_target_pct", "Acked within target"],
+  ["exposure_exceedances", "Exposure exceedances"],
+  ["data_completeness_pct", "Data completeness"],
+  ["sensor_availability_pct", "Sensor availability"],
+  ["calibration_overdue", "Calibration overdue"],
+];
+const KPI_LABEL = Object.fromEntries(KPIS);
 
-const STATUS_LABELS = {
-  points: "Points",
-  points_in_alarm: "In alarm",
-  points_in_fault: "In fault",
-  devices_offline: "Devices off line",
-  behind_s: "Sync behind",
-  outbox_fill: "Outbox fill",
-};
+const LIVE = [
+  ["points", "Points"],
+  ["points_in_alarm", "In alarm"],
+  ["points_in_fault", "In fault"],
+  ["devices_offline", "Devices off line"],
+  ["behind_s", "Sync behind"],
+  ["outbox_fill", "Outbox fill"],
+];
 
-function statusFormat(key, value) {
+function liveFormat(key, value) {
   if (key === "behind_s") return fmtDuration(value);
   if (key === "outbox_fill") return fmtPercent(value, { fraction: true });
   return fmtAny(key, value);
 }
 
-function health(status) {
-  if (!status) return ["neutral", "no data"];
-  if (status.devices_offline > 0 || status.points_in_fault > 0) return ["bad", "attention"];
-  if (status.points_in_alarm > 0) return ["warn", "in alarm"];
-  if (status.behind_s > 60) return ["warn", "behind"];
+/** ``ok`` / ``warn`` / ``bad`` for a live status, with the words for it. */
+function health(live) {
+  if (!live) return ["neutral", "no data"];
+  if (live.status === "offline" || live.status === "no_agent") return ["bad", live.status.replace("_", " ")];
+  if (live.points_in_alarm > 0) return ["warn", "in alarm"];
+  if (live.devices_offline > 0 || live.points_in_fault > 0) return ["bad", "faults"];
+  if (live.status && live.status !== "ok") return ["warn", live.status.replace("_", " ")];
   return ["ok", "ok"];
 }
 
-function stats(entries) {
+/** Whether a KPI value misses its target (`better`: which way is good). */
+function offTarget(value, target) {
+  if (value === null || value === undefined || !target) return false;
+  return target.better === "lower" ? value > target.target : value < target.target;
+}
+
+function stat(label, value, { warn = false, title } = {}) {
   return h(
-    "dl",
-    { class: "stats" },
-    entries.map(([label, value]) => h("div", {}, h("dt", { text: label }), h("dd", { text: value }))),
+    "div",
+    { class: warn ? "off-target" : undefined, title },
+    h("dt", { text: label }),
+    h("dd", { text: value }),
   );
 }
 
-function plantCard(plant) {
-  const id = plant.plant_id ?? plant.plant;
-  const [kind, text] = health(plant.status);
-  const status = Object.entries(plant.status ?? {}).map(([k, v]) => [STATUS_LABELS[k] ?? words(k), statusFormat(k, v)]);
-  const kpis = Object.entries(plant.kpis ?? {})
-    .filter(([, v]) => v === null || typeof v !== "object")
-    .map(([k, v]) => [KPI_LABELS[k] ?? words(k), fmtAny(k, v)]);
+function plantCard(plant, targets) {
+  const id = plant.plant ?? plant.plant_id;
+  const live = plant.live ?? plant.status;
+  const [kind, text] = health(live);
+  const kpis = plant.kpis ?? {};
   return h(
     "article",
     { class: "card plant-card", dataset: { plant: id } },
     h(
       "div",
       { class: "card-head" },
-      h("a", { href: `#/plant/${encodeURIComponent(id)}`, text: plant.name || id }),
+      h("a", { href: `#/plant/${encodeURIComponent(id)}`, text: id }),
       h("span", { class: `badge ${kind}`, text }),
     ),
-    h("div", { class: "muted small", text: `region ${plant.region ?? "—"}` }),
-    stats(status),
-    kpis.length ? h("h3", { class: "small muted", text: "KPIs over the period" }) : null,
-    kpis.length ? stats(kpis) : null,
+    h("div", { class: "muted small", text: [plant.name !== id && plant.name, `region ${plant.region}`].filter(Boolean).join(" · ") }),
+    h("dl", { class: "stats" }, LIVE.filter(([k]) => live && k in live).map(([k, label]) => stat(label, liveFormat(k, live[k])))),
+    h("h3", { class: "small muted", text: "KPIs over the period" }),
+    h(
+      "dl",
+      { class: "stats" },
+      KPIS.filter(([k]) => k in kpis).map(([k, label]) => {
+        const target = targets[k];
+        const warn = offTarget(kpis[k], target);
+        const title = target ? `target ${target.better === "lower" ? "≤" : "≥"} ${fmtAny(k, target.target)} (${target.source})` : undefined;
+        return stat(label, fmtAny(k, kpis[k]) + (warn ? " ⚠" : ""), { warn, title });
+      }),
+    ),
   );
 }
 
 function summary(plants) {
-  const total = (key) => plants.reduce((n, p) => n + (Number(p.status?.[key]) || 0), 0);
-  const figure = (n, label) => h("div", { class: "figure" }, h("div", { class: "n", text: fmtNumber(n) }), h("div", { class: "l", text: label }));
+  const total = (key) => plants.reduce((n, p) => n + (Number((p.live ?? p.status)?.[key]) || 0), 0);
+  const figure = (n, label) =>
+    h("div", { class: "figure" }, h("div", { class: "n", text: fmtNumber(n) }), h("div", { class: "l", text: label }));
   return h(
     "div",
     { class: "summary" },
@@ -98,29 +115,41 @@ function summary(plants) {
   );
 }
 
-function flatten(row) {
-  // A region row may nest its status and KPIs like a plant does: one column per leaf.
-  const out = {};
-  for (const [key, value] of Object.entries(row)) {
-    if (value && typeof value === "object" && !Array.isArray(value)) Object.assign(out, value);
-    else if (!Array.isArray(value)) out[key] = value;
-  }
-  return out;
+function regionTable(regions) {
+  const live = (key) => ({ key, label: LIVE.find(([k]) => k === key)[1], num: true, cell: (r) => liveFormat(key, r.live?.[key]) });
+  const kpi = (key) => ({ key, label: KPI_LABEL[key], num: true, cell: (r) => fmtAny(key, r.kpis?.[key]) });
+  return dataTable(
+    [
+      { key: "region", label: "Region", cell: (r) => (r.name && r.name !== r.region ? `${r.name} (${r.region})` : r.region) },
+      { key: "plants", label: "Plants", num: true },
+      live("points_in_alarm"),
+      live("points_in_fault"),
+      live("devices_offline"),
+      kpi("alarms_per_10min_avg"),
+      kpi("ack_within_target_pct"),
+      kpi("data_completeness_pct"),
+      kpi("sensor_availability_pct"),
+    ],
+    regions,
+    { empty: "No regions in your scope." },
+  );
 }
 
-function rankingList(ranking) {
-  const rows = Array.isArray(ranking) ? ranking : (ranking?.plants ?? ranking?.items ?? []);
-  if (!rows.length) return h("p", { class: "muted", text: "No ranking for this period." });
-  const by = ranking?.by ?? ranking?.metric;
+function rankingTable(ranking) {
+  if (!ranking?.plants?.length) return h("p", { class: "muted", text: "No ranking for this period." });
+  const label = KPI_LABEL[ranking.kpi] ?? words(ranking.kpi);
   return h(
     "div",
     {},
-    by ? h("p", { class: "muted small", text: `ranked by ${words(by)}` }) : null,
+    h("p", { class: "muted small", text: `by ${label.toLowerCase()}, ${ranking.better} is better` }),
     dataTable(
-      [{ key: "rank", label: "#", cell: (_r) => String(rows.indexOf(_r) + 1) }, ...columnsOf(rows.map(flatten))].map((c) =>
-        c.cell ? c : { ...c, cell: (r) => fmtAny(c.key, flatten(r)[c.key]) },
-      ),
-      rows,
+      [
+        { key: "rank", label: "#", num: true },
+        { key: "plant", label: "Plant", cell: (r) => h("a", { href: `#/plant/${encodeURIComponent(r.plant)}`, text: r.plant }) },
+        { key: "region", label: "Region" },
+        { key: "value", label, num: true, cell: (r) => fmtAny(ranking.kpi, r.value) },
+      ],
+      ranking.plants,
     ),
   );
 }
@@ -154,15 +183,18 @@ export async function render(ctx) {
     if (signal.aborted) return;
     notice.replaceChildren();
     const plants = data.plants ?? [];
-    const regions = (data.regions ?? []).map(flatten);
+    const targets = Object.fromEntries((data.targets ?? []).map((t) => [t.kpi, t]));
     body.replaceChildren(
       summary(plants),
       plants.length
-        ? h("section", { class: "grid plants" }, plants.map(plantCard))
+        ? h("section", { class: "grid plants" }, plants.map((p) => plantCard(p, targets)))
         : banner("info", "No plant in your scope has reported yet."),
-      h("section", { class: "panel" }, h("h2", { text: "Regions" }), dataTable(columnsOf(regions), regions, { empty: "No regions." })),
-      h("section", { class: "panel" }, h("h2", { text: "Ranking" }), rankingList(data.ranking)),
-      h("p", { class: "muted small", text: `Updated ${new Date().toLocaleTimeString()}; refreshes every ${REFRESH_MS / 1000} s.` }),
+      h("section", { class: "panel" }, h("h2", { text: "Regions" }), regionTable(data.regions ?? [])),
+      h("section", { class: "panel" }, h("h2", { text: "Ranking" }), rankingTable(data.ranking)),
+      h("p", {
+        class: "muted small",
+        text: `KPIs over the last ${PERIODS.find(([, s]) => s === periodS)[0]}; ⚠ misses its target (hover for it). Updated ${new Date().toLocaleTimeString()}, every ${REFRESH_MS / 1000} s.`,
+      }),
     );
   }
 

@@ -14,9 +14,13 @@ import structlog
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from device_profiles import Catalog
+
 from .api import API_PREFIX, CentralState, api_router
 from .api import errors as api_errors
 from .api.routes import system
+from .api.trail import AuditTrail
+from .core.clock import Clock, SystemClock
 from .core.config import Settings
 from .core.db import init_db, make_engine
 from .core.metrics import LatencyMiddleware, Metrics
@@ -26,14 +30,19 @@ from .web import install_dashboard
 log = structlog.get_logger("central")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """An app on its own engine; ``clock`` replaces the wall clock where time is judged."""
     engine = make_engine(settings)
     metrics = Metrics()
+    clock = clock or SystemClock()
     state = CentralState(
         settings=settings,
         engine=engine,
         metrics=metrics,
         ingest=IngestService(engine, settings, metrics),
+        clock=clock,
+        catalog=Catalog(settings.catalog_dirs),
+        trail=AuditTrail(engine, settings, clock),
     )
 
     @asynccontextmanager

@@ -164,6 +164,8 @@ class PointInfo(_Record):
     device_serial: str | None = None
     calibration_due: datetime | None = None
     limits: dict[str, float] = Field(default_factory=dict)
+    poll_interval_s: Annotated[float, Field(gt=0)] | None = None
+    """How often the agent reads the point; central measures data completeness against it."""
 
 
 class DeviceHealth(_Record):

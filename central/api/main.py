@@ -8,8 +8,42 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .routes import agents, auth, events, ingest, org, plants, points, users
+from .routes import (
+    agents,
+    alarms,
+    audit,
+    auth,
+    commands,
+    compliance,
+    events,
+    extensions,
+    fleet,
+    ingest,
+    org,
+    personnel,
+    plants,
+    points,
+    tokens,
+    users,
+)
 
 api_router = APIRouter()
-for module in (ingest, auth, users, agents, plants, points, events, org):
+for module in (
+    ingest,
+    auth,
+    users,
+    tokens,
+    agents,
+    plants,
+    extensions,
+    points,
+    events,
+    org,
+    alarms,
+    commands,
+    fleet,
+    compliance,
+    personnel,
+    audit,
+):
     api_router.include_router(module.router)

@@ -9,6 +9,7 @@ names the key, where it came from, the value and the expectation. Secrets (a pas
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -74,6 +75,44 @@ class Settings(BaseModel):
     max_query_limit: int = Field(default=10_000, gt=0)
     agent_stale_after_s: float = Field(default=300.0, gt=0)
 
+    # Organisation and time.
+    org_name: str = Field(default="HQ", max_length=200)
+    """The root of the org tree (HQ -> region -> plant -> area)."""
+    timezone: str = "UTC"
+    """The server's IANA time zone: office hours of fleet-wide exports, plants without one."""
+
+    # Access audit: the export guard. Defaults: more than 5 exports in 10 minutes outside
+    # 07:00-19:00 lock the account until an admin unlocks it.
+    export_burst_count: int = Field(default=5, ge=1, le=10_000)
+    """Exports out of hours allowed within the window; one more locks the account."""
+    export_burst_window_s: float = Field(default=600.0, gt=0, le=7 * 86400)
+    office_hours_start: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    office_hours_end: str = Field(default="19:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    # Fleet KPIs (hse-standards.md §1.3-1.4).
+    kpi_slot_s: int = Field(default=600, ge=60, le=86400)
+    """Alarm rates per 10-minute period (ISA-18.2 / EEMUA 191 rate targets are per 10 min)."""
+    flood_alarms: int = Field(default=10, ge=1)
+    """A period with more than this many alarms is a flood (§1.3: > 10 in 10 min [A5][A6][A8])."""
+    chatter_count: int = Field(default=3, ge=2)
+    chatter_window_s: float = Field(default=60.0, gt=0)
+    """Chattering: ``chatter_count`` raises within this window (§1.3: 3 in 1 min [A7])."""
+    stale_after_s: float = Field(default=86_400.0, gt=0)
+    """Stale: active longer than this (§1.3: 24 h [A12][A11])."""
+    ack_target_s: float = Field(default=600.0, gt=0)
+    """Time-to-acknowledge target for "% acknowledged in time" (a site choice; 10 min default)."""
+    expected_poll_interval_s: float = Field(default=10.0, gt=0)
+    """Stands in for a point's poll interval when its agent does not say (data completeness)."""
+    kpi_default_days: float = Field(default=30.0, gt=0, le=366)
+    """Default KPI period: ISA-18.2 §16.4 assesses alarm metrics over at least 30 days (§1.4)."""
+
+    # Compliance ledger.
+    catalog_dirs: list[str] = Field(default_factory=list)
+    """Folders with the fleet's own limit sets (``limit_sets/*.yaml``), searched first."""
+    ledger_max_days: int = Field(default=366, ge=1, le=3660)
+    evidence_readings: int = Field(default=50, ge=1, le=10_000)
+    """Raw readings listed per exceedance (the count of all of them is always given)."""
+
     # Database connections.
     db_pool_size: int = Field(default=8, ge=1, le=200)
     db_connect_timeout_s: float = Field(default=10.0, gt=0)
@@ -85,6 +124,14 @@ class Settings(BaseModel):
         scheme = value.split(":", 1)[0].lower()
         if scheme not in {"sqlite", "postgresql", "postgresql+psycopg", "postgres"}:
             raise ValueError("expected sqlite:///<path> or postgresql://user@host:port/db")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from .clock import zone
+
+        zone(value)  # raises ValueError naming the zone
         return value
 
     @field_validator("min_valid_ts")
@@ -110,6 +157,7 @@ class Settings(BaseModel):
 
 
 SECRET_KEYS = frozenset({"database_url"})
+LIST_KEYS = frozenset({"catalog_dirs"})
 
 
 def _shown(key: str, value: Any) -> str:
@@ -169,7 +217,18 @@ def load_settings(
                 f"environment variable {name}: unknown setting {key!r}; "
                 f"known: {', '.join(sorted(fields))}"
             )
-        merged[key] = value
+        # A list setting comes as JSON (``["/etc/hse/limits"]``) or path-separated text.
+        if key in LIST_KEYS and not value.lstrip().startswith("["):
+            merged[key] = [part for part in value.split(os.pathsep) if part]
+        elif key in LIST_KEYS:
+            try:
+                merged[key] = json.loads(value)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"environment variable {name}: not a JSON list ({exc})"
+                ) from None
+        else:
+            merged[key] = value
         sources[key] = f"environment variable {name}"
 
     for key, value in (overrides or {}).items():

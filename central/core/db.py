@@ -6,8 +6,8 @@ of the sqlite3 module's legacy implicit transactions, so a read is repeatable, a
 for ``BEGIN IMMEDIATE`` (``IMMEDIATE`` execution option) to take the write lock up front instead of
 failing to upgrade a read lock half-way through.
 
-:func:`init_db` is idempotent: it creates what is missing and refuses a database whose schema is
-newer than this code.
+:func:`init_db` is idempotent: it creates what is missing, brings an older schema forward
+(:mod:`central.core.migrations`) and refuses a database whose schema is newer than this code.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, select
 from central import models
 from central.errors import StoreError
 
+from . import migrations
 from .config import Settings
 
 IMMEDIATE = "hse_begin_immediate"
@@ -95,21 +96,35 @@ def init_db(engine: Engine) -> None:
         with engine.execution_options(**{IMMEDIATE: True}).begin() as conn:
             if dialect_of(engine) == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INIT_LOCK_KEY})
-            SQLModel.metadata.create_all(conn)
-            row = conn.execute(
-                select(models.SchemaMeta.value).where(models.SchemaMeta.key == "schema_version")
-            ).first()
-            if row is None:
+            row = (
                 conn.execute(
-                    models.SchemaMeta.__table__.insert().values(  # type: ignore[attr-defined]
-                        key="schema_version", value=str(models.SCHEMA_VERSION)
-                    )
-                )
-            elif int(row[0]) > models.SCHEMA_VERSION:
+                    select(models.SchemaMeta.value).where(models.SchemaMeta.key == "schema_version")
+                ).first()
+                if inspect(conn).has_table("schema_meta")
+                else None
+            )
+            if row is not None and int(row[0]) > models.SCHEMA_VERSION:
                 raise StoreError(
                     f"the database has schema version {row[0]}, newer than this code's "
                     f"{models.SCHEMA_VERSION}: upgrade hse-central",
                     retriable=False,
+                )
+            SQLModel.metadata.create_all(conn)
+            migrations.add_missing_columns(conn, SQLModel.metadata)
+            migrations.widen_columns(conn)
+            migrations.append_only_audit(conn)
+            migrations.seed_classifications(conn)
+            meta_t = models.SchemaMeta.__table__  # type: ignore[attr-defined]
+            if row is None:
+                conn.execute(
+                    meta_t.insert().values(key="schema_version", value=str(models.SCHEMA_VERSION))
+                )
+            elif int(row[0]) < models.SCHEMA_VERSION:
+                migrations.backfill_rollup(conn)
+                conn.execute(
+                    meta_t.update()
+                    .where(meta_t.c.key == "schema_version")
+                    .values(value=str(models.SCHEMA_VERSION))
                 )
     except DBAPIError as exc:
         raise translate(exc, "creating the schema") from exc

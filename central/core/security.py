@@ -2,9 +2,9 @@
 
 Tokens are 32 random bytes, shown once to whoever created them and stored only as a SHA-256
 hash (a hash of 256 random bits needs no salt or slow KDF: it cannot be brute-forced). The
-prefix (``hse_agent_`` / ``hse_user_``) tells the two kinds apart before any lookup, so a user
-token sent to the ingest endpoint is refused for what it is, and secret scanners can spot a
-leaked token. Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106).
+prefix (``hse_agent_`` / ``hse_user_`` / ``hse_api_`` for integrations) tells the kinds apart
+before any lookup, so a user token sent to the ingest endpoint is refused for what it is, and
+secret scanners can spot a leaked token. Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106).
 
 Nothing here logs; callers never log a token, a password or a hash.
 """
@@ -26,9 +26,10 @@ MIN_PASSWORD_CHARS = 10
 class TokenKind(StrEnum):
     AGENT = "agent"
     USER = "user"
+    API = "api"
 
 
-_PREFIX = {TokenKind.AGENT: "hse_agent_", TokenKind.USER: "hse_user_"}
+_PREFIX = {TokenKind.AGENT: "hse_agent_", TokenKind.USER: "hse_user_", TokenKind.API: "hse_api_"}
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a failed login takes the same time
 # whether or not the name is known.

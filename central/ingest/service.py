@@ -32,6 +32,7 @@ from central.errors import RequestRefused, StoreError
 from central.models import RecordKind
 from central.store import PointRegistry, deliver_commands, insert_records, upsert_health, writer_for
 from central.store.bulk import LatestRows
+from central.store.rollup import hourly_rows
 from protocols.sync import BatchAck, Command, seq_ranges
 
 from .body import inflate, parse_batch, refuse_nul_chars
@@ -269,6 +270,7 @@ class IngestService:
                     ids = list(map(point_ids.__getitem__, readings.point))
                     writer.insert_readings(cur, agent.agent_id, readings, ids)
                     writer.upsert_latest(cur, agent.agent_id, newest_per_point(readings, ids))
+                    writer.upsert_hourly(cur, hourly_rows(readings, ids))
                 insert_records(
                     conn,
                     agent_id=agent.agent_id,

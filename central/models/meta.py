@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: ingest, registry, users (the first release). 2: roles, locks and API tokens, plant limit
+sets and time zones, personnel, audit log, alarm states, hourly roll-up, extension fields
+(``central.core.migrations`` brings a version-1 database forward)."""
 
 
 class SchemaMeta(SQLModel, table=True):

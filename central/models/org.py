@@ -1,8 +1,12 @@
-"""The organisation tree: region -> plant -> area, and the devices and points in a plant.
+"""The organisation tree: HQ (the fleet) -> region -> plant -> area, and a plant's devices and
+points.
 
-Points are registered from the ``points`` metadata agents send (:class:`protocols.sync.PointInfo`),
-or created bare from the first reading of an unknown point, and carry a small integer id that
-the reading tables use instead of the string key.
+Regions and plants come from admin calls (or appear when an agent is registered); areas, devices
+and points are registered from the ``points`` metadata agents send
+(:class:`protocols.sync.PointInfo`), or created bare from the first reading of an unknown point.
+A point carries a small integer id that the reading tables use instead of the string key. A
+plant names the exposure limit set it is held to and its time zone (local days for the
+compliance ledger, office hours for the export guard).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ class Region(RegionBase, table=True):
     created_ts: int = Field(sa_type=Micros)
 
 
+class RegionCreate(SQLModel):
+    key: Ident
+    name: str = Field(default="", max_length=200)
+
+
 class RegionPublic(RegionBase):
     pass
 
@@ -44,6 +53,18 @@ class PlantCreate(SQLModel):
     key: Ident
     name: str = Field(default="", max_length=200)
     region: Ident = "default"
+    limit_set: str | None = Field(default=None, max_length=100)
+    """Id of the exposure limit set (``device_profiles/limit_sets``) the plant is held to."""
+    timezone: str | None = Field(default=None, max_length=64)
+    """IANA time zone (``Asia/Shanghai``); None: the server's (setting ``timezone``)."""
+
+
+class PlantUpdate(SQLModel):
+    """Fields an admin may change on a plant; those left out stay as they are."""
+
+    name: str | None = Field(default=None, max_length=200)
+    limit_set: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class Plant(PlantBase, table=True):
@@ -52,10 +73,14 @@ class Plant(PlantBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     region_id: int = Field(foreign_key="region.id", index=True)
     created_ts: int = Field(sa_type=Micros)
+    limit_set: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class PlantPublic(PlantBase):
     region: str
+    limit_set: str | None = None
+    timezone: str | None = None
 
 
 class Area(SQLModel, table=True):
@@ -103,6 +128,9 @@ class Point(SQLModel, table=True):
     range_low: float | None = None
     range_high: float | None = None
     limits: dict[str, Any] = Field(default_factory=dict, sa_type=Json)
+    poll_interval_s: float | None = None
+    """How often the agent polls the point (from ``PointInfo``); None: the setting
+    ``expected_poll_interval_s`` stands in for data completeness."""
     registered: bool = Field(default=False)
     """True once the agent sent PointInfo for it; False for a point known only from readings."""
     created_ts: int = Field(sa_type=Micros)

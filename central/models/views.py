@@ -175,6 +175,8 @@ class OrgArea(SQLModel):
 class OrgPlant(SQLModel):
     plant: str
     name: str
+    limit_set: str | None = None
+    timezone: str | None = None
     agents: int
     devices: int
     points: int
@@ -188,4 +190,6 @@ class OrgRegion(SQLModel):
 
 
 class OrgTree(SQLModel):
+    name: str = "HQ"
+    """The root: the whole fleet (setting ``org_name``)."""
     regions: list[OrgRegion]

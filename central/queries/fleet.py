@@ -146,8 +146,8 @@ def plant_statuses(
     return PlantList(plants=plants, total=total, offset=offset, limit=limit)
 
 
-def org_tree(session: Session, scope: Scope, *, max_plants: int) -> OrgTree:
-    """Regions, their plants in scope and the plants' areas, with counts."""
+def org_tree(session: Session, scope: Scope, *, max_plants: int, name: str = "HQ") -> OrgTree:
+    """HQ, its regions, their plants in scope and the plants' areas, with counts."""
     plants = session.exec(
         select(Plant, Region)
         .join(Region, col(Region.id) == Plant.region_id)
@@ -189,10 +189,12 @@ def org_tree(session: Session, scope: Scope, *, max_plants: int) -> OrgTree:
             OrgPlant(
                 plant=plant.key,
                 name=plant.name,
+                limit_set=plant.limit_set,
+                timezone=plant.timezone,
                 agents=agents.get(pid, 0),
                 devices=devices.get(pid, 0),
                 points=points.get(pid, 0),
                 areas=areas.get(pid, []),
             )
         )
-    return OrgTree(regions=list(regions.values()))
+    return OrgTree(name=name, regions=list(regions.values()))

@@ -34,7 +34,7 @@ def list_events(
     *,
     plant_id: int | None,
     point_id: int | None,
-    category: str | None,
+    categories: list[str] | None,
     kind: str | None,
     start_us: int | None,
     end_us: int | None,
@@ -59,8 +59,8 @@ def list_events(
         stmt = stmt.where(e.c.plant_id == plant_id)
     if point_id is not None:
         stmt = stmt.where(e.c.point_id == point_id)
-    if category is not None:
-        stmt = stmt.where(e.c.category == category)
+    if categories is not None:
+        stmt = stmt.where(e.c.category.in_(categories))
     if kind is not None:
         stmt = stmt.where(e.c.kind == kind)
     if start_us is not None:

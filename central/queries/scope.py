@@ -7,13 +7,13 @@ exist, so a scoped user cannot probe for other plants' names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, select
 
 from central.errors import NotFound
-from central.models import Plant, Point, Region, ScopeKind, User
+from central.models import Plant, Point, Region, ScopeKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,16 @@ class Scope:
         return col(column).in_(sorted(self.plant_ids))
 
 
-def scope_for(session: Session, user: User) -> Scope:
+class Scoped(Protocol):
+    """A user or an API token: anything with an org scope."""
+
+    @property
+    def scope_kind(self) -> str: ...
+    @property
+    def scope_key(self) -> str | None: ...
+
+
+def scope_for(session: Session, user: Scoped) -> Scope:
     kind = ScopeKind(user.scope_kind)
     if kind == ScopeKind.FLEET:
         return Scope(None)

@@ -20,6 +20,8 @@ from typing import Any
 
 from central.ingest.prepare import PreparedBatch, ReadingColumns
 
+from .rollup import POSTGRES_UPSERT, SQLITE_UPSERT, HourRows
+
 LatestRows = list[tuple[int, int, int, float | None, int, str | None, int]]
 """(point_id, source_us, received_us, value, quality, reason, seq), one per point."""
 
@@ -50,6 +52,10 @@ class BulkWriter(abc.ABC):
     @abc.abstractmethod
     def upsert_latest(self, cur: Any, agent_id: int, rows: LatestRows) -> None:
         """Move each point's latest value forward; never backwards (backlog data is older)."""
+
+    @abc.abstractmethod
+    def upsert_hourly(self, cur: Any, rows: HourRows) -> None:
+        """Add the batch's (point, hour) groups to the hourly roll-up."""
 
 
 class SqliteBulkWriter(BulkWriter):
@@ -125,6 +131,9 @@ class SqliteBulkWriter(BulkWriter):
             "(latest_reading.source_ts, latest_reading.seq)",
             [(*r, agent_id) for r in rows],
         )
+
+    def upsert_hourly(self, cur: Any, rows: HourRows) -> None:
+        cur.executemany(SQLITE_UPSERT, rows)
 
 
 READING_COPY_TYPES = ["int4", "int8", "int4", "int8", "int8", "float8", "int2", "text"]
@@ -230,6 +239,13 @@ class PostgresBulkWriter(BulkWriter):
             "(latest_reading.source_ts, latest_reading.seq)",
             (agent_id, p, s, r, v, q, re, sq),
         )
+
+    def upsert_hourly(self, cur: Any, rows: HourRows) -> None:
+        if not rows:
+            return
+        # rows come sorted by (point, hour): concurrent batches lock roll-up rows in one order.
+        p, h, s, g, v, t, lo, hi = (list(c) for c in zip(*rows, strict=True))
+        cur.execute(POSTGRES_UPSERT, (p, h, s, g, v, t, lo, hi))
 
 
 def writer_for(dialect: str) -> BulkWriter:

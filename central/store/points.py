@@ -129,6 +129,7 @@ class PointRegistry:
                 "range_low": info.range_low,
                 "range_high": info.range_high,
                 "limits": dict(info.limits),
+                "poll_interval_s": info.poll_interval_s,
                 "registered": True,
                 "updated_ts": now_us,
             }

@@ -1,7 +1,8 @@
 """The low-volume records of a batch, written with SQLAlchemy Core on either database.
 
 Aggregates, events, gaps and command results are few per batch next to readings, so they share
-one portable code path; the agent's heartbeat and its command queue live here too.
+one portable code path; the agent's heartbeat and its command queue live here too. Events also
+move central's alarm states forward (:mod:`central.store.alarms`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from central.models import AgentHealth, Command, CommandResult, CommandStatus, E
 from central.models import ReadingAggregate as AggregateRow
 from protocols.sync import Command as WireCommand
 
+from .alarms import apply_alarm_events
 from .points import insert_for
 
 aggregate_t: Table = AggregateRow.__table__  # type: ignore[attr-defined]
@@ -68,6 +70,15 @@ def insert_records(
         todo = _with_ids(rows, fresh=fresh, point_ids=point_ids, extra=extra)
         if todo:
             conn.execute(table.insert(), todo)
+    if events:
+        apply_alarm_events(
+            conn,
+            agent_id=agent_id,
+            plant_id=plant_id,
+            events=events,
+            fresh=fresh,
+            point_ids=point_ids,
+        )
     done = [r for r in command_results if fresh is None or r["seq"] in fresh]
     if done:
         _complete_commands(conn, agent_id, done)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from central.core.security import hash_token
+from central.models import SCHEMA_VERSION
 from tests.support.central import (
     Seqs,
     at,
@@ -244,4 +245,4 @@ def test_a_database_from_newer_code_is_refused(db: str, tmp_path: Path) -> None:
         conn.execute("UPDATE schema_meta SET value = '99' WHERE key = 'schema_version'")
     done = cli("init", database_url=db)
     assert done.returncode == 1
-    assert "schema version 99, newer than this code's 1" in done.stderr
+    assert f"schema version 99, newer than this code's {SCHEMA_VERSION}" in done.stderr

@@ -357,15 +357,32 @@ def agent_counts(database_url: str, agent_key: str) -> dict[str, int]:
         engine.dispose()
 
 
+@dataclass
+class SetClock:
+    """A clock the test sets (``central.core.clock.Clock``): epoch microseconds, UTC."""
+
+    us: int
+
+    def now_us(self) -> int:
+        return self.us
+
+    def set(self, when: datetime) -> None:
+        self.us = (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+    def advance(self, seconds: float) -> None:
+        self.us += round(seconds * 1_000_000)
+
+
 @asynccontextmanager
 async def asgi_target(
-    database_url: str, admin_name: str, **overrides: Any
+    database_url: str, admin_name: str, *, clock: Any = None, **overrides: Any
 ) -> AsyncIterator[Target]:
-    """The app in this process behind ``httpx.ASGITransport``, its lifespan run."""
+    """The app in this process behind ``httpx.ASGITransport``, its lifespan run; ``clock``
+    (e.g. a :class:`SetClock`) replaces the wall clock where central judges time."""
     from central import create_app, load_settings
 
     settings = load_settings(env={}, overrides={"database_url": database_url, **overrides})
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://central.test") as c:

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from central import crud
 from central.api.deps import API_PREFIX, CurrentUser, StateDep, UserTokenDep, WriteSessionDep
 from central.core.epoch import iso
+from central.crud.accounts import locked_refusal, user_principal
 from central.errors import Unauthenticated
 from central.models import TokenPublic
 
@@ -32,6 +33,10 @@ def login(
         # account's password, and a name is personal data.
         log.warning("login refused")
         raise Unauthenticated("incorrect username or password", error="bad_credentials")
+    if user.locked_ts is not None:
+        state.metrics.auth_failures.labels("locked").inc()
+        log.warning("login refused: account locked", user_id=user.id)
+        raise locked_refusal(user_principal(user))
     token, expires = crud.issue_user_token(
         session, user=user, ttl_s=state.settings.user_token_ttl_s
     )

@@ -7,10 +7,39 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from central.api.deps import API_PREFIX, SessionDep, StateDep, UserScope, page_limit, query_time_us
+from central.api.deps import (
+    API_PREFIX,
+    Access,
+    AnyCaller,
+    ReadingsReader,
+    SessionDep,
+    StateDep,
+    page_limit,
+    query_time_us,
+    refusal,
+)
+from central.core.permissions import Action, Category
 from central.models import EventList, GapList
 from central.queries import list_events, list_gaps, plant_in_scope, point_in_scope
 from protocols.sync import EventCategory
+
+# Exposure events are their own data category; every other event category is alarm handling.
+DATA_CATEGORY = {c.value: Category.ALARMS for c in EventCategory} | {
+    EventCategory.EXPOSURE.value: Category.EXPOSURE
+}
+
+
+def readable_categories(access: Access, wanted: EventCategory | None) -> list[str]:
+    """The event categories this caller may read (403 when none, or not the one asked for)."""
+    if wanted is not None:
+        needed = DATA_CATEGORY[wanted.value]
+        access.require(needed, Action.READ)
+        return [wanted.value]
+    allowed = [c for c, needed in DATA_CATEGORY.items() if access.can(needed, Action.READ)]
+    if not allowed:
+        raise refusal(access.principal.role, Category.ALARMS, Action.READ)
+    return allowed
+
 
 router = APIRouter(prefix=API_PREFIX, tags=["events"])
 
@@ -18,7 +47,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["events"])
 @router.get("/events", response_model=EventList)
 def events(
     state: StateDep,
-    scope: UserScope,
+    access: AnyCaller,
     session: SessionDep,
     plant: Annotated[str | None, Query()] = None,
     point: Annotated[str | None, Query()] = None,
@@ -29,7 +58,9 @@ def events(
     limit: Annotated[int | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
 ) -> EventList:
-    """Alarm, fault, exposure ... transitions, newest first."""
+    """Alarm, fault, exposure ... transitions, newest first (the categories the role may read)."""
+    categories = readable_categories(access, category)
+    scope = access.scope
     plant_id = plant_in_scope(session, scope, plant).id if plant is not None else None
     point_id = point_in_scope(session, scope, point).id if point is not None else None
     return list_events(
@@ -37,7 +68,7 @@ def events(
         scope,
         plant_id=plant_id,
         point_id=point_id,
-        category=category.value if category else None,
+        categories=categories,
         kind=kind,
         start_us=query_time_us("start", start),
         end_us=query_time_us("end", end),
@@ -49,7 +80,7 @@ def events(
 @router.get("/gaps", response_model=GapList)
 def gaps(
     state: StateDep,
-    scope: UserScope,
+    access: ReadingsReader,
     session: SessionDep,
     plant: Annotated[str | None, Query()] = None,
     point: Annotated[str | None, Query()] = None,
@@ -59,6 +90,7 @@ def gaps(
     cursor: Annotated[str | None, Query()] = None,
 ) -> GapList:
     """Where agents thinned or lost data, newest first; a gap overlapping [start, end) counts."""
+    scope = access.scope
     plant_id = plant_in_scope(session, scope, plant).id if plant is not None else None
     point_id = point_in_scope(session, scope, point).id if point is not None else None
     return list_gaps(

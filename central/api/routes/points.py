@@ -7,7 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from central.api.deps import API_PREFIX, SessionDep, StateDep, UserScope, page_limit, query_time_us
+from central.api.deps import (
+    API_PREFIX,
+    OrgReader,
+    ReadingsReader,
+    SessionDep,
+    StateDep,
+    page_limit,
+    query_time_us,
+)
 from central.core.epoch import now_us
 from central.errors import Unprocessable
 from central.models import PointList, Series
@@ -21,17 +29,17 @@ DEFAULT_SPAN_US = 24 * 3600 * 1_000_000
 @router.get("", response_model=PointList)
 def points(
     state: StateDep,
-    scope: UserScope,
+    access: OrgReader,
     session: SessionDep,
     plant: Annotated[str | None, Query()] = None,
     quantity: Annotated[str | None, Query()] = None,
     limit: Annotated[int | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
 ) -> PointList:
-    plant_row = plant_in_scope(session, scope, plant) if plant is not None else None
+    plant_row = plant_in_scope(session, access.scope, plant) if plant is not None else None
     return list_points(
         session,
-        scope,
+        access.scope,
         plant=plant_row,
         quantity=quantity,
         limit=page_limit(state, limit),
@@ -42,7 +50,7 @@ def points(
 @router.get("/{point_id:path}/readings", response_model=Series)
 def readings(
     state: StateDep,
-    scope: UserScope,
+    access: ReadingsReader,
     session: SessionDep,
     point_id: str,
     start: Annotated[datetime | None, Query()] = None,
@@ -56,7 +64,7 @@ def readings(
     ``bucket=1m|1h|1d`` aggregates server-side: min, max, avg and count per UTC-aligned bucket.
     Pass ``next_cursor`` back as ``cursor`` for the next page.
     """
-    point = point_in_scope(session, scope, point_id)
+    point = point_in_scope(session, access.scope, point_id)
     end_us = query_time_us("end", end)
     if end_us is None:
         end_us = now_us()

@@ -1,4 +1,4 @@
-"""Keyword-only create/read functions for the registry: org tree, agents, users, tokens, commands.
+"""Keyword-only create/read functions for the registry: org tree, agents, users, user tokens.
 
 Each takes an open :class:`sqlmodel.Session` and leaves committing to the caller, so a route or a
 CLI command can do several in one transaction. Tokens are returned to the caller once and stored
@@ -8,21 +8,16 @@ only as hashes; nothing here logs.
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from protocols.sync import CommandKind
-
-from .core import security
-from .core.epoch import now_us
-from .errors import Conflict, NotFound, Unprocessable
-from .models import (
+from central.core import security
+from central.core.epoch import now_us
+from central.core.permissions import grants, scope_allowed
+from central.errors import Conflict, NotFound, Unprocessable
+from central.models import (
     Agent,
-    Command,
-    CommandStatus,
     Plant,
     Region,
     Role,
@@ -31,6 +26,8 @@ from .models import (
     UserCreate,
     UserToken,
 )
+
+from .people import sync_plant_personnel
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +95,8 @@ def create_agent(
     )
     session.add(agent)
     session.flush()
+    assert agent.id is not None
+    sync_plant_personnel(session, plant_id=agent.plant_id)
     return agent, token
 
 
@@ -125,6 +124,7 @@ def create_user(session: Session, *, user_in: UserCreate) -> User:
             "and is empty for fleet",
             location=["scope_key"],
         )
+    check_scope(role=user_in.role, scope_kind=user_in.scope_kind)
     if user_in.scope_kind == ScopeKind.REGION:
         if session.exec(select(Region).where(Region.key == user_in.scope_key)).first() is None:
             raise NotFound(f"no region {user_in.scope_key!r}", location=["scope_key"])
@@ -144,6 +144,16 @@ def create_user(session: Session, *, user_in: UserCreate) -> User:
     session.add(user)
     session.flush()
     return user
+
+
+def check_scope(*, role: Role | str, scope_kind: ScopeKind | str) -> None:
+    """Refuse a scope kind the role may not hold (``central.core.permissions.MATRIX``)."""
+    if not scope_allowed(role, scope_kind):
+        allowed = ", ".join(sorted(s.value for s in grants(role).scopes))
+        raise Unprocessable(
+            f"role {Role(role).value!r} holds scope {allowed}, not {ScopeKind(scope_kind).value!r}",
+            location=["scope_kind"],
+        )
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:
@@ -200,32 +210,3 @@ def revoke_user_token(session: Session, *, token: str) -> bool:
         delete(UserToken).where(col(UserToken.token_hash) == security.hash_token(token))
     )
     return bool(result.rowcount)
-
-
-def enqueue_command(
-    session: Session,
-    *,
-    agent_id: int,
-    kind: CommandKind,
-    issued_by: str,
-    payload: dict[str, Any] | None = None,
-    command_id: str | None = None,
-) -> Command:
-    """Queue a command for one agent; it rides in every ack until its result comes back.
-
-    ``issued_by`` names the user or subsystem (for the audit trail), never a secret.
-    """
-    if session.get(Agent, agent_id) is None:
-        raise NotFound(f"no agent with id {agent_id}", location=["agent_id"])
-    command = Command(
-        id=command_id or uuid.uuid4().hex,
-        agent_id=agent_id,
-        kind=CommandKind(kind).value,
-        payload=payload or {},
-        issued_ts=now_us(),
-        issued_by=issued_by,
-        status=CommandStatus.PENDING,
-    )
-    session.add(command)
-    session.flush()
-    return command

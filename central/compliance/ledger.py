@@ -1,0 +1,357 @@
+"""The ledger of one plant over whole local days, set-based from the hourly roll-up.
+
+Two queries: (1) every (point, day) of the period with its samples, values, sum and maximum;
+(2) for the (point, day) pairs that breach a limit, the raw readings above that limit, with
+their count. Comparing a day's mean or maximum with a limit is arithmetic on those rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, Integer, Table, and_, func, literal, select, union_all
+from sqlalchemy.sql import Select
+from sqlmodel import Session
+
+from central.core.epoch import iso
+from central.models import (
+    QUALITY_NAME,
+    Area,
+    Device,
+    EvidenceReading,
+    Exceedance,
+    Ledger,
+    LedgerDay,
+    LedgerPoint,
+    LimitSetInfo,
+    NotEvaluated,
+    Plant,
+    Point,
+    Reading,
+    ReadingHourly,
+    SubstanceIn,
+)
+from device_profiles import LimitSet
+
+from .days import Day, whole_hour_offsets
+from .limits import PointLimits, PointRef, resolve_limits
+
+DAY_US = 86_400_000_000
+COMPUTED = "on demand, set-based, from the hourly roll-up of readings"
+
+hourly_t: Table = ReadingHourly.__table__  # type: ignore[attr-defined]
+reading_t: Table = Reading.__table__  # type: ignore[attr-defined]
+point_t: Table = Point.__table__  # type: ignore[attr-defined]
+device_t: Table = Device.__table__  # type: ignore[attr-defined]
+area_t: Table = Area.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class DayStats:
+    samples: int
+    values: int
+    total: float
+    max: float | None
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.values if self.values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    point_id: int
+    day: int
+    """Index into the period's days."""
+    kind: str
+    limit: float
+    observed: float
+
+
+def daily_stats(
+    session: Session, *, point_ids: list[int], days: list[Day]
+) -> dict[tuple[int, int], DayStats]:
+    """(point id, day index) -> the day's figures, for every point-day with readings."""
+    if not point_ids or not days:
+        return {}
+    h = hourly_t
+    start, end = days[0].start_us, days[-1].end_us
+    in_range = and_(h.c.point_id.in_(point_ids), h.c.hour_ts >= start, h.c.hour_ts < end)
+    figures = (
+        func.sum(h.c.samples),
+        func.sum(h.c.valued),
+        func.sum(h.c.sum_value),
+        func.max(h.c.max_value),
+    )
+    stmt: Select[Any]
+    if all(d.end_us - d.start_us == DAY_US for d in days):
+        # No DST change in the period: the day is arithmetic on the hour.
+        day_no = ((h.c.hour_ts - literal(start, BigInteger)) // literal(DAY_US, BigInteger)).label(
+            "day_no"
+        )
+        stmt = select(h.c.point_id, day_no, *figures).where(in_range).group_by(h.c.point_id, day_no)
+    else:
+        windows = union_all(
+            *(
+                select(
+                    literal(i, Integer).label("n"),
+                    literal(d.start_us, BigInteger).label("ds"),
+                    literal(d.end_us, BigInteger).label("de"),
+                )
+                for i, d in enumerate(days)
+            )
+        ).cte("days")
+        stmt = (
+            select(h.c.point_id, windows.c.n, *figures)
+            .join(windows, and_(h.c.hour_ts >= windows.c.ds, h.c.hour_ts < windows.c.de))
+            .where(in_range)
+            .group_by(h.c.point_id, windows.c.n)
+        )
+    out: dict[tuple[int, int], DayStats] = {}
+    for pid, n, samples, values, total, high in session.exec(stmt).all():  # type: ignore[call-overload]
+        out[(int(pid), int(n))] = DayStats(
+            int(samples), int(values or 0), float(total or 0.0), high
+        )
+    return out
+
+
+def find_breaches(
+    stats: Mapping[tuple[int, int], DayStats], limits: list[PointLimits]
+) -> list[Breach]:
+    """TWA: the day's mean above it; ceiling: the day's maximum above it (strictly)."""
+    by_point = {p.point_id: p for p in limits}
+    out: list[Breach] = []
+    for (pid, n), st in sorted(stats.items()):
+        pl = by_point.get(pid)
+        if pl is None:
+            continue
+        for lim in pl.limits:
+            observed = st.mean if lim.kind == "twa" else st.max
+            if observed is not None and observed > lim.value:
+                out.append(Breach(pid, n, lim.kind, lim.value, observed))
+    return out
+
+
+def evidence(
+    session: Session, *, breaches: list[Breach], days: list[Day], cap: int
+) -> dict[int, tuple[int, list[tuple[int, float | None, int]]]]:
+    """Breach index -> (readings above its limit that day, the first ``cap`` of them)."""
+    if not breaches:
+        return {}
+    r = reading_t
+    wanted = union_all(
+        *(
+            select(
+                literal(i, Integer).label("tag"),
+                literal(b.point_id, Integer).label("pid"),
+                literal(days[b.day].start_us, BigInteger).label("ds"),
+                literal(days[b.day].end_us, BigInteger).label("de"),
+                literal(b.limit, Float).label("lim"),
+            )
+            for i, b in enumerate(breaches)
+        )
+    ).cte("wanted")
+    inner = (
+        select(
+            wanted.c.tag,
+            r.c.source_ts,
+            r.c.value,
+            r.c.quality,
+            func.count().over(partition_by=wanted.c.tag).label("total"),
+            func.row_number()
+            .over(partition_by=wanted.c.tag, order_by=(r.c.source_ts, r.c.seq))
+            .label("rn"),
+        )
+        .join(
+            wanted,
+            and_(
+                r.c.point_id == wanted.c.pid,
+                r.c.source_ts >= wanted.c.ds,
+                r.c.source_ts < wanted.c.de,
+                r.c.value > wanted.c.lim,
+            ),
+        )
+        .subquery()
+    )
+    rows = session.exec(  # type: ignore[call-overload]
+        select(inner.c.tag, inner.c.total, inner.c.source_ts, inner.c.value, inner.c.quality)
+        .where(inner.c.rn <= cap)
+        .order_by(inner.c.tag, inner.c.source_ts)
+    ).all()
+    out: dict[int, tuple[int, list[tuple[int, float | None, int]]]] = {}
+    for tag, total, ts, value, quality in rows:
+        entry = out.setdefault(int(tag), (int(total), []))
+        entry[1].append((int(ts), value, int(quality)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerInputs:
+    plant: Plant
+    region: str
+    timezone: str
+    limit_set: LimitSet | None
+    days: list[Day]
+    overrides: Mapping[str, SubstanceIn] | None = None
+
+
+def plant_points(session: Session, plant_id: int) -> list[Any]:
+    return list(
+        session.exec(  # type: ignore[call-overload]
+            select(
+                point_t.c.id,
+                point_t.c.key,
+                point_t.c.quantity,
+                point_t.c.unit,
+                device_t.c.key.label("device"),
+                device_t.c.serial,
+                device_t.c.calibration_due_ts,
+                area_t.c.key.label("area"),
+            )
+            .join(device_t, device_t.c.id == point_t.c.device_id)
+            .outerjoin(area_t, area_t.c.id == point_t.c.area_id)
+            .where(point_t.c.plant_id == plant_id)
+            .order_by(point_t.c.key)
+        ).all()
+    )
+
+
+def evaluate_plant(
+    session: Session, inputs: LedgerInputs
+) -> tuple[list[PointLimits], list[NotEvaluated], dict[tuple[int, int], DayStats], list[Breach]]:
+    """Limits per point, what is not evaluated, daily figures and breaches of one plant."""
+    assert inputs.plant.id is not None
+    refs = [
+        PointRef(p.id, p.key, p.quantity, p.unit) for p in plant_points(session, inputs.plant.id)
+    ]
+    limits, skipped = resolve_limits(refs, inputs.limit_set, inputs.overrides)
+    stats = daily_stats(session, point_ids=[p.point_id for p in limits], days=inputs.days)
+    return limits, skipped, stats, find_breaches(stats, limits)
+
+
+def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> Ledger:
+    """The full ledger of one plant: every evaluated point-day, and each exceedance with the
+    raw readings behind it, the device serial and its calibration status."""
+    plant = inputs.plant
+    assert plant.id is not None
+    days = inputs.days
+    points = {p.id: p for p in plant_points(session, plant.id)}
+    limits, skipped, stats, breaches = evaluate_plant(session, inputs)
+    proof = evidence(session, breaches=breaches, days=days, cap=evidence_cap)
+
+    over_by: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+    exceedances: list[Exceedance] = []
+    for i, b in enumerate(breaches):
+        total, rows = proof.get(i, (0, []))
+        over_by[(b.point_id, b.day)].append((b.kind, total))
+        p = points[b.point_id]
+        due = p.calibration_due_ts
+        status = "unknown"
+        if due is not None:
+            status = "overdue" if any(ts > due for ts, _v, _q in rows) else "valid"
+        pl = next(x for x in limits if x.point_id == b.point_id)
+        lim = pl.limit(b.kind)
+        assert lim is not None
+        exceedances.append(
+            Exceedance(
+                point=p.key,
+                device=p.device,
+                device_serial=p.serial,
+                date=days[b.day].day.isoformat(),
+                kind=b.kind,
+                basis=lim.basis,
+                limit=b.limit,
+                unit=lim.unit,
+                observed=b.observed,
+                readings_over=total,
+                calibration_due=iso(due),
+                calibration_status=status,
+                readings=[
+                    EvidenceReading(
+                        ts=iso(ts) or "",
+                        value=v,
+                        quality=QUALITY_NAME.get(q, str(q)),
+                        calibration_overdue=None if due is None else ts > due,
+                    )
+                    for ts, v, q in rows
+                ],
+                readings_truncated=total > len(rows),
+            )
+        )
+
+    ledger_points: list[LedgerPoint] = []
+    for pl in limits:
+        p = points[pl.point_id]
+        day_rows = []
+        for n, d in enumerate(days):
+            st = stats.get((pl.point_id, n))
+            if st is None:
+                continue
+            kinds = over_by.get((pl.point_id, n), [])
+            day_rows.append(
+                LedgerDay(
+                    date=d.day.isoformat(),
+                    samples=st.samples,
+                    values=st.values,
+                    mean=st.mean,
+                    max=st.max,
+                    exceedances=sum(1 if k == "twa" else count for k, count in kinds),
+                    breaches=[k for k, _c in kinds],
+                )
+            )
+        ledger_points.append(
+            LedgerPoint(
+                point=p.key,
+                device=p.device,
+                device_serial=p.serial,
+                calibration_due=iso(p.calibration_due_ts),
+                area=p.area,
+                quantity=pl.quantity,
+                unit=pl.unit,
+                limits=list(pl.limits),
+                days=day_rows,
+            )
+        )
+    ls = inputs.limit_set
+    basis = inputs.timezone
+    if not whole_hour_offsets(days):
+        basis += " (days approximated to whole UTC hours)"
+    return Ledger(
+        plant=plant.key,
+        region=inputs.region,
+        limit_set=LimitSetInfo(
+            id=ls.id, name=ls.name, jurisdiction=ls.jurisdiction, molar_volume_l=ls.molar_volume_l
+        )
+        if ls
+        else None,
+        timezone=basis,
+        start=iso(days[0].start_us) or "",
+        end=iso(days[-1].end_us) or "",
+        days=len(days),
+        computed=COMPUTED,
+        compliant=(not breaches) if (ls is not None or inputs.overrides) else None,
+        exceedance_count=sum(d.exceedances for p in ledger_points for d in p.days),
+        points=ledger_points,
+        exceedances=exceedances,
+        not_evaluated=skipped
+        + (
+            [NotEvaluated(point=None, quantity="*", reason="the plant names no limit set")]
+            if ls is None and not inputs.overrides
+            else []
+        ),
+    )
+
+
+__all__ = [
+    "Breach",
+    "DayStats",
+    "LedgerInputs",
+    "daily_stats",
+    "evaluate_plant",
+    "find_breaches",
+    "ledger_for",
+    "plant_points",
+]

@@ -96,8 +96,10 @@ export function updateAlarmCard(el, alarm, ctx) {
 // operator actions (alarms:act); shelving takes an alarm out of view and is alarms:manage.
 function renderActions(el, alarm, ctx) {
   const r = el.refs;
-  const mayAct = ctx.can("alarms", "act");
-  const mayManage = ctx.can("alarms", "manage");
+  // A sensor fault clears itself when the sensor recovers: nothing to act on.
+  const fault = alarm.category === "fault";
+  const mayAct = !fault && ctx.can("alarms", "act");
+  const mayManage = !fault && ctx.can("alarms", "manage");
   const unacked = isUnacked(alarm);
   const shelved = isShelved(alarm);
   const resettable = alarm.state === "latched_acked";

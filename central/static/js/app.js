@@ -47,7 +47,7 @@ function drawNav(me, can) {
       .filter(([, view]) => view.nav && can(...view.needs))
       .map(([name, view]) => h("a", { href: `#/${name}`, dataset: { view: name }, text: view.title })),
   );
-  setText(document.getElementById("who"), `${me.username} · ${me.role}`);
+  setText(document.getElementById("who"), `${me.username} · ${String(me.role).replace(/_/g, " ")}`);
   document.getElementById("logout").addEventListener("click", () => logout());
 }
 

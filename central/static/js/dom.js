@@ -159,6 +159,16 @@ export function banner(kind, text) {
   return h("div", { class: `banner ${kind}`, role: kind === "error" ? "alert" : "status", text });
 }
 
+/** Save a fetched file (a report) under `name`, from a short-lived blob URL. */
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 let toastTimer = null;
 
 /** A short message at the bottom of the screen (an action's outcome). */
@@ -180,11 +190,34 @@ export function select(name, options, value, props = {}) {
   );
 }
 
-/** The `datetime`'s ISO string for a `<input type=date>` value, local midnight, as UTC. */
-export function dayStartIso(value, addDays = 0) {
+/** Milliseconds `timeZone` is ahead of UTC at the instant `ms`. */
+function zoneOffsetMs(ms, timeZone) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(ms));
+  const n = Object.fromEntries(parts.filter((p) => p.type !== "literal").map((p) => [p.type, Number(p.value)]));
+  return Date.UTC(n.year, n.month - 1, n.day, n.hour, n.minute, n.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The ISO instant a `<input type=date>` day (plus `addDays`) starts: midnight in `timeZone`
+ * (an IANA name: a plant's compliance days are its own), else in the browser's zone.
+ */
+export function dayStartIso(value, addDays = 0, timeZone = null) {
   if (!value) return undefined;
   const [y, m, d] = value.split("-").map(Number);
-  return new Date(y, m - 1, d + addDays).toISOString();
+  if (!timeZone) return new Date(y, m - 1, d + addDays).toISOString();
+  const wall = Date.UTC(y, m - 1, d + addDays);
+  let ms = wall - zoneOffsetMs(wall, timeZone);
+  ms = wall - zoneOffsetMs(ms, timeZone); // again, in case a DST change lies in between
+  return new Date(ms).toISOString();
 }
 
 /** `<input type=date>` value of a Date, in local time. */

@@ -1,5 +1,5 @@
-// Alarm list across the plants in scope, filtered by plant, state and priority, with the same
-// actions as the plant view. Refreshes every 5 s.
+// Alarm list across the plants in scope, filtered by plant, state, priority and kind (alarms,
+// exposure, sensor faults), with the same actions as the plant view. Refreshes every 5 s.
 
 import { get, plantChoices } from "../api.js";
 import { alarmCard, alarmId, updateAlarmCard } from "../alarms.js";
@@ -20,8 +20,14 @@ const PRIORITIES = [
   ["medium", "medium"],
   ["low", "low"],
 ];
+const CATEGORIES = [
+  ["", "alarms and exposure"],
+  ["alarm", "alarms"],
+  ["exposure", "exposure"],
+  ["fault", "sensor faults"],
+];
 // Filters stay while the tab lives; they are not put in the URL.
-const filters = { plant: "", state: "active", priority: "" };
+const filters = { plant: "", state: "active", priority: "", category: "" };
 
 async function plantOptions(signal) {
   try {
@@ -46,6 +52,7 @@ export async function render(ctx) {
     h("label", {}, "Plant", select("plant", [["", "all plants"], ...plants], filters.plant)),
     h("label", {}, "State", select("state", STATES, filters.state)),
     h("label", {}, "Priority", select("priority", PRIORITIES, filters.priority)),
+    h("label", {}, "Kind", select("category", CATEGORIES, filters.category)),
   );
   form.addEventListener("change", () => {
     const data = new FormData(form);

@@ -1,8 +1,9 @@
-// Audit log (admins and auditors): who did what, when, filtered by user, action and period.
+// Audit log (admins and auditors): who did what, when, filtered by user, action, period and
+// exports; the period as CSV for those who may export it (an export that is itself audited).
 // The filters stay in the page, not in the URL: a user name is personal data.
 
-import { get } from "../api.js";
-import { banner, dataTable, dateInputValue, dayStartIso, fmtTime, h, setText } from "../dom.js";
+import { get, request } from "../api.js";
+import { banner, dataTable, dateInputValue, dayStartIso, fmtTime, h, saveBlob, setText } from "../dom.js";
 
 const DAY_MS = 86400000;
 
@@ -25,7 +26,7 @@ const COLUMNS = [
 ];
 
 export async function render(ctx) {
-  const { root, signal } = ctx;
+  const { root, signal, can } = ctx;
   const notice = h("div");
   const status = h("p", { class: "muted small", role: "status" });
   const table = h("div");
@@ -34,24 +35,48 @@ export async function render(ctx) {
   const form = h(
     "form",
     { class: "filters", role: "search" },
-    h("label", {}, "User", h("input", { name: "user", maxlength: 100, autocomplete: "off" })),
-    h("label", {}, "Action", h("input", { name: "action", maxlength: 100, autocomplete: "off" })),
+    h("label", {}, "User", h("input", { name: "actor", maxlength: 120, autocomplete: "off" })),
+    h("label", {}, "Action", h("input", { name: "action", maxlength: 64, autocomplete: "off", placeholder: "e.g. personnel.*" })),
     h("label", {}, "From", h("input", { type: "date", name: "start", value: dateInputValue(new Date(today - 7 * DAY_MS)) })),
     h("label", {}, "To (inclusive)", h("input", { type: "date", name: "end", value: dateInputValue(today) })),
+    h("label", { class: "inline" }, h("input", { type: "checkbox", name: "export", value: "true" }), " exports only"),
     h("button", { type: "submit", class: "primary", text: "Search" }),
+    can("audit", "export") ? h("button", { type: "button", text: "Download CSV", onclick: () => download() }) : null,
   );
   root.append(h("div", { class: "page-head" }, h("h1", { text: "Audit log" })), form, notice, status, table, more);
 
   let rows = [];
   let cursor = null;
 
+  function period() {
+    const data = new FormData(form);
+    return {
+      start: dayStartIso(String(data.get("start") ?? "")),
+      end: dayStartIso(String(data.get("end") ?? ""), 1),
+    };
+  }
+
+  async function download() {
+    const { start, end } = period();
+    setText(status, "preparing the CSV…");
+    try {
+      const blob = await request("GET", "/audit/export", { params: { start, end, format: "csv" }, as: "blob", signal });
+      saveBlob(blob, `audit-${(start ?? "all").slice(0, 10)}.csv`);
+      setText(status, "CSV saved (the export itself is audited)");
+    } catch (exc) {
+      if (signal.aborted) return;
+      setText(status, "");
+      notice.replaceChildren(banner("error", `Could not export: ${exc.message}`));
+    }
+  }
+
   async function load(append) {
     const data = new FormData(form);
     const params = {
-      user: String(data.get("user") ?? "").trim(),
+      ...period(),
+      actor: String(data.get("actor") ?? "").trim(),
       action: String(data.get("action") ?? "").trim(),
-      start: dayStartIso(String(data.get("start") ?? "")),
-      end: dayStartIso(String(data.get("end") ?? ""), 1),
+      export: data.get("export") ? "true" : undefined,
       cursor: append ? cursor : undefined,
     };
     setText(status, "loading…");

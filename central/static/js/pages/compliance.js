@@ -4,18 +4,9 @@
 // token in a link) and are saved from a blob URL.
 
 import { get, plantChoices, request } from "../api.js";
-import { banner, dataTable, dateInputValue, dayStartIso, fmtNumber, fmtTime, h, select, setText } from "../dom.js";
+import { banner, dataTable, dateInputValue, dayStartIso, fmtNumber, fmtTime, h, saveBlob, select, setText } from "../dom.js";
 
 const DAY_MS = 86400000;
-
-function save(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const link = h("a", { href: url, download: name, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
 
 function verdict(ledger) {
   if (ledger.compliant === null || ledger.compliant === undefined) {
@@ -23,7 +14,7 @@ function verdict(ledger) {
   }
   return ledger.compliant
     ? h("span", { class: "badge ok", text: "compliant" })
-    : h("span", { class: "badge bad", text: `${ledger.exceedance_count} exceedance(s)` });
+    : h("span", { class: "badge bad", text: "not compliant" });
 }
 
 function header(ledger) {
@@ -141,19 +132,31 @@ export async function render(ctx) {
     exporting ? h("button", { type: "button", dataset: { format: "html" }, text: "Download HTML" }) : null,
   );
 
-  function query() {
+  // A plant's compliance days run midnight to midnight in its own time zone.
+  const zones = new Map();
+  async function zoneOf(plant) {
+    if (!zones.has(plant)) {
+      const detail = await get(`/plants/${encodeURIComponent(plant)}`, null, { signal });
+      zones.set(plant, detail.timezone ?? null);
+    }
+    return zones.get(plant);
+  }
+
+  async function query() {
     const data = new FormData(form);
+    const plant = String(data.get("plant"));
+    const zone = await zoneOf(plant);
     return {
-      plant: String(data.get("plant")),
-      start: dayStartIso(String(data.get("start"))),
-      end: dayStartIso(String(data.get("end")), 1),
+      plant,
+      start: dayStartIso(String(data.get("start")), 0, zone),
+      end: dayStartIso(String(data.get("end")), 1, zone),
     };
   }
 
   async function show() {
     setText(status, "loading…");
     try {
-      const ledger = await get("/compliance/ledger", query(), { signal });
+      const ledger = await get("/compliance/ledger", await query(), { signal });
       if (signal.aborted) return;
       notice.replaceChildren();
       body.replaceChildren(
@@ -171,11 +174,12 @@ export async function render(ctx) {
   }
 
   async function download(format) {
-    const q = query();
     setText(status, `preparing the ${format.toUpperCase()} report…`);
     try {
+      const q = await query();
       const blob = await request("GET", "/compliance/report", { params: { ...q, format }, as: "blob", signal });
-      save(blob, `compliance-${q.plant}-${q.start.slice(0, 10)}.${format}`);
+      const day = String(new FormData(form).get("start"));
+      saveBlob(blob, `compliance-${q.plant}-${day}.${format}`);
       setText(status, `${format.toUpperCase()} report saved`);
     } catch (exc) {
       if (signal.aborted) return;

@@ -13,6 +13,7 @@ const PERIODS = [
   ["30 d", 30 * 86400],
 ];
 let periodS = 86400; // kept while the tab lives, not in the URL
+let rankBy = "alarms_per_10min_avg";
 
 // The KPIs a plant card shows, in this order, with their labels (hse-standards §1.3-1.4 via
 // central's /fleet/overview). Counts of what was judged (acks_judged, readings) stay out.
@@ -136,12 +137,12 @@ function regionTable(regions) {
 }
 
 function rankingTable(ranking) {
-  if (!ranking?.plants?.length) return h("p", { class: "muted", text: "No ranking for this period." });
+  if (!ranking?.plants?.length) return h("p", { class: "muted", text: "No plant to rank in this period." });
   const label = KPI_LABEL[ranking.kpi] ?? words(ranking.kpi);
   return h(
     "div",
     {},
-    h("p", { class: "muted small", text: `by ${label.toLowerCase()}, ${ranking.better} is better` }),
+    h("p", { class: "muted small", text: `best first: ${ranking.better} is better` }),
     dataTable(
       [
         { key: "rank", label: "#", num: true },
@@ -159,7 +160,23 @@ export async function render(ctx) {
   const presets = h("div", { class: "presets", role: "group", "aria-label": "Period" });
   const notice = h("div");
   const body = h("div");
-  root.append(h("div", { class: "page-head" }, h("h1", { text: "Fleet overview" }), presets), notice, body);
+  const ranked = h("div");
+  const rankSelect = h(
+    "select",
+    { name: "ranking", onchange: (event) => {
+      rankBy = event.target.value;
+      load();
+    } },
+    KPIS.map(([key, label]) => h("option", { value: key, selected: key === rankBy, text: label })),
+  );
+  const rankPanel = h(
+    "section",
+    { class: "panel ranking" },
+    h("div", { class: "card-head" }, h("h2", { text: "Ranking" }), h("label", { class: "small" }, "by ", rankSelect)),
+    ranked,
+  );
+  const footer = h("p", { class: "muted small" });
+  root.append(h("div", { class: "page-head" }, h("h1", { text: "Fleet overview" }), presets), notice, body, rankPanel, footer);
 
   for (const [label, seconds] of PERIODS) {
     presets.append(
@@ -179,7 +196,8 @@ export async function render(ctx) {
   async function load() {
     const end = new Date();
     const start = new Date(end.getTime() - periodS * 1000);
-    const data = await get("/fleet/overview", { start: start.toISOString(), end: end.toISOString() }, { signal });
+    const params = { start: start.toISOString(), end: end.toISOString(), ranking: rankBy };
+    const data = await get("/fleet/overview", params, { signal });
     if (signal.aborted) return;
     notice.replaceChildren();
     const plants = data.plants ?? [];
@@ -190,12 +208,11 @@ export async function render(ctx) {
         ? h("section", { class: "grid plants" }, plants.map((p) => plantCard(p, targets)))
         : banner("info", "No plant in your scope has reported yet."),
       h("section", { class: "panel" }, h("h2", { text: "Regions" }), regionTable(data.regions ?? [])),
-      h("section", { class: "panel" }, h("h2", { text: "Ranking" }), rankingTable(data.ranking)),
-      h("p", {
-        class: "muted small",
-        text: `KPIs over the last ${PERIODS.find(([, s]) => s === periodS)[0]}; ⚠ misses its target (hover for it). Updated ${new Date().toLocaleTimeString()}, every ${REFRESH_MS / 1000} s.`,
-      }),
     );
+    ranked.replaceChildren(rankingTable(data.ranking));
+    footer.textContent =
+      `KPIs over the last ${PERIODS.find(([, s]) => s === periodS)[0]}; ⚠ misses its target (hover for it). ` +
+      `Updated ${new Date().toLocaleTimeString()}, every ${REFRESH_MS / 1000} s.`;
   }
 
   every(REFRESH_MS, load, signal, (exc) =>

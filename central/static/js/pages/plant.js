@@ -66,7 +66,8 @@ function liveText(data) {
   if (live) {
     parts.push(`${live.points} points`, `${live.points_in_alarm} in alarm`, `${live.points_in_fault} in fault`);
     parts.push(`${live.devices_offline} of ${live.devices} devices off line`);
-    parts.push(`agent ${live.status}${live.behind_s > 1 ? `, ${fmtDuration(live.behind_s)} behind` : ""}`);
+    const agent = String(live.status).replace(/_/g, " ");
+    parts.push(`agent ${agent}${live.behind_s > 1 ? `, ${fmtDuration(live.behind_s)} behind` : ""}`);
   }
   if (data.truncated) parts.push("showing the first points only");
   return parts.filter(Boolean).join(" · ");

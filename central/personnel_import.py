@@ -98,6 +98,10 @@ def parse_personnel_csv(data: bytes, *, source: str = "personnel.csv") -> list[P
             problems.append((line, "(row)", f"{len(row[None])} value(s) more than the header has"))
             continue
         cells = {k: (v or "").strip() for k, v in row.items()}
+        empty = [c for c in REQUIRED if not cells.get(c)]
+        if empty:
+            problems.extend((line, c, "required, but the cell is empty") for c in empty)
+            continue
         quals, why = _qualifications(cells.get("qualifications", ""))
         if why is not None:
             problems.append((line, "qualifications", why))

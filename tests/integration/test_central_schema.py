@@ -1,0 +1,167 @@
+"""The schema's upkeep on real databases: a version-1 database is brought to version 2 (columns
+added, the role column widened, the hourly roll-up backfilled from the stored readings), the
+roll-up kept on ingest equals a GROUP BY over the raw readings however batches repeat, and the
+ledger's days follow a zone across a DST change. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+from sqlmodel import Session
+
+from central.compliance.days import local_days
+from central.compliance.ledger import daily_stats
+from central.core.config import load_settings
+from central.core.db import init_db, make_engine
+from central.core.epoch import to_us
+from central.models import SCHEMA_VERSION
+from tests.support.central import (
+    Seqs,
+    asgi_target,
+    batch,
+    create_admin,
+    reading,
+    reset_postgres,
+    sqlite_url,
+    unique,
+)
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+ROLLUP_OF_RAW = """
+SELECT point_id, source_ts - source_ts % 3600000000, COUNT(*),
+       SUM(CASE WHEN quality = 0 THEN 1 ELSE 0 END), COUNT(value), MIN(value), MAX(value)
+FROM reading GROUP BY point_id, source_ts - source_ts % 3600000000 ORDER BY 1, 2
+"""
+ROLLUP = """
+SELECT point_id, hour_ts, samples, good, valued, min_value, max_value
+FROM reading_hourly ORDER BY 1, 2
+"""
+V2_COLUMNS = [
+    ("app_user", "locked_ts"),
+    ("app_user", "locked_reason"),
+    ("plant", "limit_set"),
+    ("plant", "timezone"),
+    ("point", "poll_interval_s"),
+]
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path_factory.mktemp("schema"))
+    url = str(request.getfixturevalue("postgres_url"))
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    e = make_engine(load_settings(env={}, overrides={"database_url": database_url}))
+    try:
+        yield e
+    finally:
+        e.dispose()
+
+
+def rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def _as_version_1(engine: Engine) -> None:
+    """Take the version-2 schema back to what version-1 code created."""
+    with engine.begin() as conn:
+        for table in ("reading_hourly", "alarm_state", "alarm_note", "audit_log", "api_token",
+                      "qualification", "person", "personnel_sync", "extension_record",
+                      "extension_field", "classification"):  # fmt: skip
+            conn.execute(text(f"DROP TABLE {table}"))
+        for table, column in V2_COLUMNS:
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE app_user ALTER COLUMN role TYPE varchar(16)"))
+        conn.execute(text("UPDATE schema_meta SET value = '1' WHERE key = 'schema_version'"))
+
+
+async def test_a_version_1_database_is_brought_forward(database_url: str, engine: Engine) -> None:
+    admin = create_admin(database_url)[0]
+    async with asgi_target(database_url, admin) as t:
+        plant, agent, token = await t.new_agent(unique("plant"))
+        seqs = Seqs()
+        start = datetime(2025, 6, 1, tzinfo=UTC)
+        sent = [reading(seqs, f"{plant}/d/p{i % 3}", float(i), start + timedelta(minutes=7 * i))
+                for i in range(40)]  # fmt: skip
+        assert (await t.ingest(batch(agent, plant, readings=sent), token)).status_code == 200
+    _as_version_1(engine)
+    assert not inspect(engine).has_table("reading_hourly")
+
+    init_db(engine)
+
+    insp = inspect(engine)
+    for table, column in V2_COLUMNS:
+        assert column in {c["name"] for c in insp.get_columns(table)}, (table, column)
+    assert rows(engine, "SELECT value FROM schema_meta") == [(str(SCHEMA_VERSION),)]
+    assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
+    assert len(rows(engine, ROLLUP)) > 3
+    async with asgi_target(database_url, admin) as t:  # the long role names now fit
+        officer = await t.new_user("plant_safety_officer", f"plant:{plant}")
+        assert (await t.get("/api/v1/me", officer)).json()["role"] == "plant_safety_officer"
+    init_db(engine)  # and again: nothing changes
+    assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
+
+
+async def test_the_rollup_kept_on_ingest_equals_the_raw_readings(
+    database_url: str, engine: Engine
+) -> None:
+    admin = create_admin(database_url)[0]
+    async with asgi_target(database_url, admin) as t:
+        plant, agent, token = await t.new_agent(unique("plant"))
+        seqs = Seqs()
+        start = datetime(2025, 6, 1, tzinfo=UTC)
+        first = [reading(seqs, f"{plant}/d/p{i % 2}", float(i % 7), start + timedelta(minutes=13 * i),
+                         quality="bad" if i % 5 == 0 else "good") for i in range(30)]  # fmt: skip
+        for i in range(0, 30, 5):
+            first[i] = first[i].model_copy(update={"value": None})
+        later = [
+            reading(seqs, f"{plant}/d/p0", -3.0 + i, start + timedelta(minutes=13 * i + 1))
+            for i in range(10)
+        ]
+        for b in (batch(agent, plant, readings=first, batch_id="a"),
+                  batch(agent, plant, readings=first, batch_id="a"),  # sent twice: counted once
+                  batch(agent, plant, readings=later, batch_id="b")):  # fmt: skip
+            assert (await t.ingest(b, token)).status_code == 200
+    assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
+
+
+async def test_ledger_days_across_a_dst_change(database_url: str, engine: Engine) -> None:
+    admin = create_admin(database_url)[0]
+    async with asgi_target(database_url, admin) as t:
+        plant, agent, token = await t.new_agent(unique("plant"))
+        seqs = Seqs()
+        point = f"{plant}/d/p"
+        # Europe/Berlin, 2025-10-26 has 25 hours: 2025-10-25T22:00Z .. 2025-10-26T23:00Z.
+        times = [
+            "2025-10-25T21:30:00",
+            "2025-10-25T22:30:00",
+            "2025-10-26T22:30:00",
+            "2025-10-26T23:30:00",
+        ]
+        sent = [reading(seqs, point, float(i + 1), datetime.fromisoformat(x).replace(tzinfo=UTC))
+                for i, x in enumerate(times)]  # fmt: skip
+        assert (await t.ingest(batch(agent, plant, readings=sent), token)).status_code == 200
+    days = local_days(
+        to_us(datetime(2025, 10, 25, 12, tzinfo=UTC)),
+        to_us(datetime(2025, 10, 27, 12, tzinfo=UTC)),
+        "Europe/Berlin",
+    )
+    with Session(engine) as session:
+        (pid,) = session.exec(text("SELECT id FROM point WHERE key = :k").bindparams(k=point)).one()  # type: ignore[call-overload]
+        stats = daily_stats(session, point_ids=[pid], days=days)
+    # 21:30Z is Oct 25 local; 22:30Z Oct 25 and 22:30Z Oct 26 fall on Oct 26 (25 h); 23:30Z Oct 27.
+    assert {n: (s.samples, s.total) for (_p, n), s in stats.items()} == {
+        0: (1, 1.0),
+        1: (2, 5.0),
+        2: (1, 4.0),
+    }

@@ -7,9 +7,9 @@ Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (or
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.browser.stack import PlantRun, Stack, running_stack
 from tests.browser.world import (
@@ -45,9 +45,7 @@ def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def browser(chromium: str) -> Iterator[Browser]:
     with sync_playwright() as pw:
         # launch() gives every run a fresh, temporary user data dir of its own.
         instance = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)

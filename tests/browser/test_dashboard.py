@@ -2,21 +2,25 @@
 
 What a user does, end to end: log in, see the fleet, watch an alarm the simulator's scenario
 raises appear on the plant view, acknowledge it, and the acknowledgement reaches the edge agent
-(its status API says acked) and comes back to central (the button goes away). Also: the phone
-layout does not scroll sideways, a 401 sends to the login page, an operator has no audit page,
-the CSP refuses inline script, the trend chooses its buckets from the zoom.
+(its status API says acked) and comes back to central (the button goes away). A safety officer
+shelves with a reason and the agent shelves for that long. Also: the phone layout does not
+scroll sideways, a 401 sends to the login page, an operator has no audit page (and central
+refuses it), the CSP refuses inline script, the trend chooses its buckets from the zoom, and
+a compliance report downloads and is audited.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from tests.browser.stack import Account, Stack
 from tests.browser.world import (
@@ -43,7 +47,7 @@ UI_S = 15  # anything the page fetches once it is there
 class Browsing:
     """One browser context (fresh storage) and page, recording console errors and page errors."""
 
-    def __init__(self, browser: Any, stack: Stack, viewport: dict[str, int] = DESKTOP) -> None:
+    def __init__(self, browser: Browser, stack: Stack, viewport: dict[str, int] = DESKTOP) -> None:
         self.stack = stack
         self.context = browser.new_context(base_url=stack.url, viewport=viewport)
         self.context.set_default_timeout(UI_S * 1000)
@@ -52,7 +56,7 @@ class Browsing:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
 
-    def _console(self, message: Any) -> None:
+    def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             self.errors.append(message.text)
 
@@ -80,7 +84,7 @@ class Browsing:
 
 
 @pytest.fixture
-def browsing(browser: Any, stack: Stack) -> Iterator[Browsing]:
+def browsing(browser: Browser, stack: Stack) -> Iterator[Browsing]:
     session = Browsing(browser, stack)
     try:
         yield session
@@ -88,35 +92,29 @@ def browsing(browser: Any, stack: Stack) -> Iterator[Browsing]:
         session.close()
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
 def edge_alarm_state(stack: Stack) -> dict[str, Any] | None:
     return stack.agent_alarm(H_ALARM)
 
 
 def test_login_fleet_alarm_ack_reaches_the_edge_agent(browsing: Browsing, stack: Stack) -> None:
-    page, check = browsing.page, expect()
+    page = browsing.page
     browsing.login(OPERATOR)
 
     # Fleet overview: the plant, its region, its status, once the agent's first batch is in.
     card = page.locator(f'.plant-card[data-plant="{PLANT}"]')
-    check(card).to_be_visible(timeout=STARTUP_S * 1000)
-    check(card).to_contain_text(stack.region)
-    check(page.locator("h2", has_text="Regions")).to_be_visible()
+    expect(card).to_be_visible(timeout=STARTUP_S * 1000)
+    expect(card).to_contain_text(stack.region)
+    expect(page.locator("h2", has_text="Regions")).to_be_visible()
 
     # Plant view: areas and live values, refreshed in place.
     card.get_by_role("link", name=PLANT).click()
     page.wait_for_url(re.compile(rf"#/plant/{PLANT}$"))
     tile = page.locator(f'.point[data-point="{H2S_POINT}"]')
-    check(tile).to_be_visible(timeout=STARTUP_S * 1000)
-    check(page.locator(".area h2", has_text="unit-1")).to_be_visible()
+    expect(tile).to_be_visible(timeout=STARTUP_S * 1000)
+    expect(page.locator(".area h2", has_text="unit-1")).to_be_visible()
     stamp = page.locator(".view-plant .page-head .small")
     first = stamp.inner_text()
-    check(stamp).not_to_have_text(first)  # the 1.5 s refresh ran again
+    expect(stamp).not_to_have_text(first)  # the 1.5 s refresh ran again
 
     # The scenario raises H at the edge; the plant view shows it within 5 s of that.
     try:
@@ -128,12 +126,12 @@ def test_login_fleet_alarm_ack_reaches_the_edge_agent(browsing: Browsing, stack:
     except TimeoutError:
         pytest.fail(f"the scenario never raised {H_ALARM}:\n{stack.logs()}")
     alarm = page.locator(f'.alarm[data-alarm-id="{H_ALARM}"]')
-    check(alarm).to_be_visible(timeout=5000)
-    check(tile).to_have_class(re.compile(r"\bin-alarm\b"))
+    expect(alarm).to_be_visible(timeout=5000)
+    expect(tile).to_have_class(re.compile(r"\bin-alarm\b"))
 
     # Acknowledge: central queues the command, the agent runs it and answers.
     alarm.get_by_role("button", name="Acknowledge").click()
-    check(alarm.locator(".command")).to_contain_text("done", timeout=30_000)
+    expect(alarm.locator(".command")).to_contain_text("done", timeout=30_000)
     wait_for(
         lambda: (a := edge_alarm_state(stack)) is not None and a["acked"] is True,
         timeout_s=30,
@@ -143,26 +141,31 @@ def test_login_fleet_alarm_ack_reaches_the_edge_agent(browsing: Browsing, stack:
     assert edge is not None
     assert edge["state"] == "active_acked", edge
     # The agent's ack event came back to central: the alarm is no longer unacknowledged there.
-    check(alarm.get_by_role("button", name="Acknowledge")).to_have_count(0, timeout=30_000)
-    check(alarm).not_to_have_class(re.compile(r"\bunacked\b"))
+    expect(alarm.get_by_role("button", name="Acknowledge")).to_have_count(0, timeout=30_000)
+    expect(alarm).not_to_have_class(re.compile(r"\bunacked\b"))
+    central = stack.api_get(stack.api_token(OPERATOR), f"/alarms/{H_ALARM}")
+    assert central["acked"] is True, central
+    assert any(n["action"] == "ack" and n["actor"] for n in central["notes"]), central
     assert browsing.errors == []
 
 
 def test_a_viewer_without_alarm_rights_gets_no_action_buttons(
     browsing: Browsing, stack: Stack
 ) -> None:
-    page, check = browsing.page, expect()
+    page = browsing.page
     browsing.login(VIEWER)
     page.goto(f"/#/plant/{PLANT}")
-    check(page.locator(f'.point[data-point="{H2S_POINT}"]')).to_be_visible(timeout=STARTUP_S * 1000)
+    expect(page.locator(f'.point[data-point="{H2S_POINT}"]')).to_be_visible(
+        timeout=STARTUP_S * 1000
+    )
     wait_for(
         lambda: (a := edge_alarm_state(stack)) is not None and a["active"],
         timeout_s=STARTUP_S,
         what=f"{H_ALARM} active at the edge",
     )
     alarm = page.locator(f'.alarm[data-alarm-id="{H_ALARM}"]')
-    check(alarm).to_be_visible(timeout=UI_S * 1000)
-    check(alarm.locator(".actions button")).to_have_count(0)
+    expect(alarm).to_be_visible(timeout=UI_S * 1000)
+    expect(alarm.locator(".actions button")).to_have_count(0)
     assert browsing.errors == []
 
 
@@ -176,13 +179,13 @@ PHONE_VIEWS = {
 
 
 @pytest.mark.parametrize("view", list(PHONE_VIEWS))
-def test_phone_width_does_not_scroll_sideways(browser: Any, stack: Stack, view: str) -> None:
+def test_phone_width_does_not_scroll_sideways(browser: Browser, stack: Stack, view: str) -> None:
     session = Browsing(browser, stack, viewport=PHONE)
     try:
-        page, check = session.page, expect()
+        page = session.page
         session.login(ADMIN)
         page.goto(f"/#/{view}")
-        check(page.locator(PHONE_VIEWS[view]).first).to_be_visible(timeout=STARTUP_S * 1000)
+        expect(page.locator(PHONE_VIEWS[view]).first).to_be_visible(timeout=STARTUP_S * 1000)
         page.wait_for_timeout(300)  # the layout settles after the last node went in
         assert page.evaluate("innerWidth") == PHONE["width"]
         assert session.horizontal_overflow_px() <= 0, page.locator("main").inner_html()[:3000]
@@ -191,10 +194,10 @@ def test_phone_width_does_not_scroll_sideways(browser: Any, stack: Stack, view: 
         session.close()
 
 
-def test_no_token_and_a_revoked_token_both_lead_to_the_login_page(
+def test_no_token_a_revoked_token_and_logging_out_all_lead_to_the_login_page(
     browsing: Browsing, stack: Stack
 ) -> None:
-    page, check = browsing.page, expect()
+    page = browsing.page
     page.goto(f"/#/plant/{PLANT}")
     page.wait_for_url(re.compile(r"/login$"))
 
@@ -202,7 +205,7 @@ def test_no_token_and_a_revoked_token_both_lead_to_the_login_page(
     # the next refresh gets 401 and the page goes to /login, then back to the same view.
     browsing.login(ADMIN)
     page.goto(f"/#/plant/{PLANT}")
-    check(page.locator(".view-plant h1")).to_have_text(PLANT)
+    expect(page.locator(".view-plant h1")).to_have_text(PLANT)
     request = urllib.request.Request(  # noqa: S310  (loopback http)
         stack.url + "/api/v1/auth/token",
         method="DELETE",
@@ -214,21 +217,33 @@ def test_no_token_and_a_revoked_token_both_lead_to_the_login_page(
     assert page.evaluate("sessionStorage.getItem('hse.token')") is None
     browsing.login(ADMIN)
     page.wait_for_url(re.compile(rf"#/plant/{PLANT}$"))
+
+    # Log out: the token is revoked at central and gone from the tab.
+    token = browsing.token()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    assert page.evaluate("sessionStorage.length") == 0
+    refused = urllib.request.Request(  # noqa: S310  (loopback http)
+        stack.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(refused, timeout=10)  # noqa: S310
+    answer.value.close()
+    assert answer.value.code == 401
     # The refused calls are the only console errors (the browser logs each 401).
     assert all("401" in e for e in browsing.errors), browsing.errors
 
 
-def test_operator_has_no_audit_page_and_an_auditor_has(browser: Any, stack: Stack) -> None:
-    check = expect()
+def test_operator_has_no_audit_page_and_an_auditor_has(browser: Browser, stack: Stack) -> None:
     operator = Browsing(browser, stack)
     try:
         operator.login(OPERATOR)
         nav = operator.page.locator("#nav")
-        check(nav.get_by_role("link", name="Fleet")).to_be_visible()
-        check(nav.get_by_role("link", name="Audit log")).to_have_count(0)
+        expect(nav.get_by_role("link", name="Fleet")).to_be_visible()
+        expect(nav.get_by_role("link", name="Audit log")).to_have_count(0)
         operator.page.goto("/#/audit")
-        check(operator.page.locator("main")).to_have_attribute("data-view", "forbidden")
-        check(operator.page.locator("main .banner.error")).to_contain_text("does not include")
+        expect(operator.page.locator("main")).to_have_attribute("data-view", "forbidden")
+        expect(operator.page.locator("main .banner.error")).to_contain_text("does not include")
         # Not only hidden: central refuses the operator the audit log.
         status = operator.page.evaluate(
             """async () => (await fetch('/api/v1/audit', {headers: {Authorization:
@@ -243,11 +258,11 @@ def test_operator_has_no_audit_page_and_an_auditor_has(browser: Any, stack: Stac
     try:
         auditor.login(AUDITOR)
         # An auditor reads no readings: no fleet page; compliance is the first page.
-        check(auditor.page.locator("main")).to_have_attribute("data-view", "compliance")
-        check(auditor.page.locator("#nav").get_by_role("link", name="Fleet")).to_have_count(0)
+        expect(auditor.page.locator("main")).to_have_attribute("data-view", "compliance")
+        expect(auditor.page.locator("#nav").get_by_role("link", name="Fleet")).to_have_count(0)
         auditor.page.locator("#nav").get_by_role("link", name="Audit log").click()
-        check(auditor.page.locator("main")).to_have_attribute("data-view", "audit")
-        check(auditor.page.locator(".view-audit .muted[role=status]")).to_contain_text("entries")
+        expect(auditor.page.locator("main")).to_have_attribute("data-view", "audit")
+        expect(auditor.page.locator(".view-audit .muted[role=status]")).to_contain_text("entries")
         assert auditor.errors == []
     finally:
         auditor.close()
@@ -256,7 +271,7 @@ def test_operator_has_no_audit_page_and_an_auditor_has(browser: Any, stack: Stac
 def test_a_safety_officer_shelves_with_a_reason_and_the_edge_shelves(
     browsing: Browsing, stack: Stack
 ) -> None:
-    page, check = browsing.page, expect()
+    page = browsing.page
     browsing.login(OFFICER)
     wait_for(
         lambda: (a := stack.agent_alarm(CEILING_ALARM)) is not None and a["active"],
@@ -268,12 +283,12 @@ def test_a_safety_officer_shelves_with_a_reason_and_the_edge_shelves(
     card.get_by_role("button", name="Shelve…").click()
     dialog = page.locator("dialog[open]")
     dialog.get_by_role("button", name="Shelve").click()  # no reason: the form refuses
-    check(dialog).to_be_visible()
+    expect(dialog).to_be_visible()
     dialog.get_by_label("Reason (required)").fill("detector bump test in progress")
     dialog.get_by_label("For how many minutes").fill("30")
     started = time.time()
     dialog.get_by_role("button", name="Shelve").click()
-    check(dialog).to_have_count(0)
+    expect(dialog).to_have_count(0)
     wait_for(
         lambda: (a := stack.agent_alarm(CEILING_ALARM)) is not None and a["state"] == "shelved",
         timeout_s=30,
@@ -283,21 +298,21 @@ def test_a_safety_officer_shelves_with_a_reason_and_the_edge_shelves(
     assert edge is not None
     assert 29 * 60 <= edge["shelved_until"] - started <= 31 * 60, edge
     # Shelved alarms leave the plant view's active list and show under the "shelved" filter.
-    check(card).to_have_count(0, timeout=UI_S * 1000)
+    expect(card).to_have_count(0, timeout=UI_S * 1000)
     page.goto("/#/alarms")
     page.get_by_label("State").select_option("shelved")
     shelved = page.locator(f'.view-alarms .alarm[data-alarm-id="{CEILING_ALARM}"]')
-    check(shelved.get_by_role("button", name="Unshelve")).to_be_visible()
+    expect(shelved.get_by_role("button", name="Unshelve")).to_be_visible()
     assert browsing.errors == []
 
 
 def test_compliance_report_downloads_and_the_export_is_audited(
     browsing: Browsing, stack: Stack
 ) -> None:
-    page, check = browsing.page, expect()
+    page = browsing.page
     browsing.login(AUDITOR)
-    check(page.locator(".view-compliance .panel h2", has_text="Ledger")).to_be_visible()
-    check(page.locator(".view-compliance")).to_contain_text(H2S_POINT)
+    expect(page.locator(".view-compliance .panel h2", has_text="Ledger")).to_be_visible()
+    expect(page.locator(".view-compliance")).to_contain_text(H2S_POINT)
     with page.expect_download() as info:
         page.get_by_role("button", name="Download CSV").click()
     download = info.value
@@ -306,7 +321,7 @@ def test_compliance_report_downloads_and_the_export_is_audited(
     text = Path(download.path()).read_text(encoding="utf-8")
     assert H2S_POINT in text, text[:500]
     page.locator("#nav").get_by_role("link", name="Audit log").click()
-    check(page.locator(".view-audit table.data")).to_contain_text("compliance.export")
+    expect(page.locator(".view-audit table.data")).to_contain_text("compliance.export")
     assert browsing.errors == []
 
 
@@ -339,15 +354,15 @@ def test_pages_forbid_inline_script_and_other_origins(browsing: Browsing, stack:
 def test_trend_picks_buckets_from_the_span_and_zooms_by_drag(
     browsing: Browsing, stack: Stack
 ) -> None:
-    page, check = browsing.page, expect()
+    page = browsing.page
     browsing.login(ADMIN)
     page.goto(f"/#/trend/{H2S_POINT.replace('/', '%2F')}")
     chart = page.locator(".chart")
-    check(chart).to_have_attribute("data-bucket", "raw", timeout=UI_S * 1000)
+    expect(chart).to_have_attribute("data-bucket", "raw", timeout=UI_S * 1000)
     assert int(chart.get_attribute("data-count") or 0) > 0  # the stack waited for data
     for preset, bucket in (("24 h", "1m"), ("7 d", "1h"), ("30 d", "1h"), ("1 h", "raw")):
         page.get_by_role("button", name=preset, exact=True).click()
-        check(chart).to_have_attribute("data-bucket", bucket)
+        expect(chart).to_have_attribute("data-bucket", bucket)
     # Drag across the middle third of the plot: the span shrinks, the data is fetched again.
     before = page.locator(".view-trend .panel p").inner_text()
     box = page.locator(".chart .u-over").bounding_box()
@@ -357,6 +372,6 @@ def test_trend_picks_buckets_from_the_span_and_zooms_by_drag(
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=8)
     page.mouse.up()
-    check(page.locator(".view-trend .panel p")).not_to_have_text(before)
-    check(chart).to_have_attribute("data-bucket", "raw")
+    expect(page.locator(".view-trend .panel p")).not_to_have_text(before)
+    expect(chart).to_have_attribute("data-bucket", "raw")
     assert browsing.errors == []

@@ -117,8 +117,18 @@ function renderActions(el, alarm, ctx) {
   r.actions.hidden = buttons.length === 0;
 }
 
-function button(text, action, onclick) {
-  return h("button", { type: "button", dataset: { action }, text, onclick });
+/** A button that stays disabled while its action runs: one click, one command. */
+function button(text, action, run) {
+  const el = h("button", { type: "button", dataset: { action }, text });
+  el.addEventListener("click", async () => {
+    el.disabled = true;
+    try {
+      await run();
+    } finally {
+      el.disabled = false;
+    }
+  });
+  return el;
 }
 
 function showCommand(id, text, failed = false) {

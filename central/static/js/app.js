@@ -64,7 +64,8 @@ function show(me, can) {
   const main = document.getElementById("main");
   const view = VIEWS[name];
   for (const link of document.querySelectorAll("#nav a")) {
-    const here = link.dataset.view === name || (name === "plant" && link.dataset.view === "fleet");
+    const under = name === "plant" || name === "trend" ? "fleet" : name;
+    const here = link.dataset.view === under;
     if (here) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }

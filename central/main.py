@@ -25,6 +25,7 @@ from .core.config import Settings
 from .core.db import init_db, make_engine
 from .core.metrics import LatencyMiddleware, Metrics
 from .ingest import IngestService
+from .web import install_dashboard
 
 log = structlog.get_logger("central")
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     api_errors.install(app)
     app.include_router(api_router)
     app.include_router(system.router)
+    install_dashboard(app)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app
 

@@ -246,6 +246,7 @@ class Agent:
                     device_serial=entry.serial,
                     calibration_due=_date_utc(entry.calibration_due),
                     limits=limits,
+                    poll_interval_s=entry.poll_interval_s,
                 )
             )
         return infos

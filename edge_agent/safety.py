@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from protocols.sync import Command, CommandKind
+from protocols.sync import Command, CommandKind, EventCategory
 
 from .interlocks import BadgeEvent, InterlockEngine, PlcWriter
 from .plant import ResolvedPlant
@@ -284,6 +285,13 @@ class Safety:
             if command.kind is CommandKind.PERSONNEL_SYNC:
                 n = self.personnel.apply_sync(payload)
                 return True, f"{n} person(s) with qualifications loaded"
+            if command.kind is CommandKind.ALARM_COMMENT:
+                self.comment(
+                    str(payload["alarm_id"]),
+                    f"central:{command.issued_by}",
+                    str(payload.get("text", "")),
+                )
+                return True, "comment recorded"
             action = {
                 CommandKind.ALARM_ACK: "ack",
                 CommandKind.ALARM_SHELVE: "shelve",
@@ -306,6 +314,26 @@ class Safety:
             return True, f"{action} applied: {len(events)} transition(s)"
         except (RulesError, ValueError, KeyError) as exc:
             return False, str(exc)
+
+    def comment(self, alarm_id: str, actor: str, text: str) -> EventRecord:
+        """A comment on an alarm: an event that changes no state (the log of who said what)."""
+        snap = self.engine.alarm(alarm_id)  # raises UnknownAlarmError for an unknown id
+        if not text.strip():
+            raise ValueError("a comment needs text")
+        event = EventRecord(
+            event_id=uuid.uuid4().hex,
+            category=EventCategory(snap.category),
+            kind=snap.kind,
+            transition="comment",
+            ts=self._wall(),
+            point=snap.point,
+            state=snap.state,
+            actor=actor,
+            message=text[:2000],
+            details={"alarm_id": alarm_id},
+        )
+        self._emit(event)
+        return event
 
     def alarm_rows(self) -> list[dict[str, Any]]:
         return [a.as_dict() for a in self.engine.alarms()]

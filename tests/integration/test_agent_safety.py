@@ -318,3 +318,47 @@ async def wait_for_reading(agent: Agent) -> bool:
         "first readings",
     )
     return True
+
+
+async def test_central_commands_comment_personnel_and_refusals(rig: Rig) -> None:
+    from datetime import UTC, datetime
+
+    from protocols.sync import Command, CommandKind
+
+    safety = rig.agent.safety
+    assert safety is not None
+    now = datetime.now(UTC)
+
+    def command(kind: CommandKind, payload: dict[str, object]) -> Command:
+        return Command(id="c1", kind=kind, issued_at=now, issued_by="user:7", payload=payload)
+
+    ok, message = await safety.on_command(
+        command(CommandKind.ALARM_COMMENT, {"alarm_id": f"{H2S}:hh", "text": "crew on the way"})
+    )
+    assert (ok, message) == (True, "comment recorded")
+    ok, message = await safety.on_command(command(CommandKind.ALARM_ACK, {"alarm_id": f"{H2S}:zz"}))
+    assert ok is False
+    assert "unknown alarm id" in message
+    ok, message = await safety.on_command(
+        command(CommandKind.ALARM_RESET, {"alarm_id": f"{H2S}:hh"})
+    )
+    assert ok is False  # nothing to reset: a clear refusal, returned to central as the result
+    ok, message = await safety.on_command(
+        command(
+            CommandKind.PERSONNEL_SYNC,
+            {"records": [{"person_id": "P-1", "qualification": "h2s", "expires": "2030-01-01"}]},
+        )
+    )
+    assert (ok, message) == (True, "1 person(s) with qualifications loaded")
+    assert safety.personnel()["P-1"]["h2s"].isoformat() == "2030-01-01"
+    ok, message = await safety.on_command(
+        command(CommandKind.PERSONNEL_SYNC, {"records": [{"person_id": "P-2"}]})
+    )
+    assert ok is False
+    assert "records[0]" in message
+    assert "P-1" in safety.personnel()  # a bad list never replaces a good one
+    await wait_until(lambda: safety.events_pending() == 0, 5, "events stored")
+    pending = await rig.agent.outbox.take(Lane.EVENTS, 1000)  # type: ignore[union-attr]
+    assert pending is not None
+    comments = [e for e in pending.events if e.transition == "comment"]
+    assert [(c.actor, c.message) for c in comments] == [("central:user:7", "crew on the way")]

@@ -20,7 +20,7 @@ Then it prints the URLs and the login, and serves until SIGINT (Ctrl-C) or SIGTE
 every process it started (agent first, so its outbox is committed; SIGTERM, then SIGKILL after a
 bounded wait) and exits 0. A run in an existing data directory reuses its database, login and
 token. The simulators may not import central or the agent (ARCHITECTURE.md §3): they are started
-as ``python -m central.cli`` and ``python -m edge_agent`` processes.
+as ``python -m central`` and ``python -m edge_agent`` processes.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def _answers(url: str) -> bool:
 def _central(args: list[str], db_url: str) -> str:
     """Run one ``hse-central`` command; its stdout, or ``DemoError`` with its stderr."""
     done = subprocess.run(  # noqa: S603  (our own program)
-        [sys.executable, "-m", "central.cli", "--database-url", db_url, *args],
+        [sys.executable, "-m", "central", "--database-url", db_url, *args],
         capture_output=True, text=True, timeout=120, check=False, start_new_session=True,
     )  # fmt: skip
     if done.returncode != 0:
@@ -304,7 +304,7 @@ def _start_all(
 
     password = prepare_central(data_dir, db_url, source["plant_id"], source["agent_id"])
     py = sys.executable
-    central = children.start("central", [py, "-m", "central.cli", "--database-url", db_url,
+    central = children.start("central", [py, "-m", "central", "--database-url", db_url,
                                          "serve", "--host", "127.0.0.1", "--port", str(central_port),
                                          "--no-access-log"])  # fmt: skip
     children.wait_until("central", lambda: _accepts(central_port), "listening")
@@ -345,15 +345,17 @@ def _start_all(
     status_url = f"http://127.0.0.1:{status_port}/status"
     print(f"  {'agent':<11} pid {agent.pid:<7} {status_url}", file=out, flush=True)
 
-    print("hse-sim demo: ready", file=out)
+    lines = ["hse-sim demo: ready"]
     if _answers(central_url + "/"):
-        print(f"  dashboard:     {central_url}/", file=out)
-    print(f"  API docs:      {central_url}/api/v1/docs", file=out)
-    print(f"  login:         {ADMIN_NAME} / {password}  (kept in {data_dir / 'admin-password'})",
-          file=out)  # fmt: skip
-    print(f"  agent status:  {status_url}   (or: hse-edge status --url {status_url[:-7]})",
-          file=out)  # fmt: skip
-    print("Ctrl-C (or SIGTERM) stops everything.", file=out, flush=True)
+        lines.append(f"  dashboard:     {central_url}/")
+    lines += [
+        f"  API docs:      {central_url}/api/v1/docs",
+        f"  login:         {ADMIN_NAME} / {password}  (kept in {data_dir / 'admin-password'})",
+        f"  agent status:  {status_url}   (or: hse-edge status --url {status_url[:-7]})",
+        "Ctrl-C (or SIGTERM) stops everything.",
+    ]
+    # One write, so whoever watches for "ready" reads the URLs with it.
+    print("\n".join(lines) + "\n", end="", file=out, flush=True)
 
 
 def add_parser(sub: Any) -> None:

@@ -61,7 +61,7 @@ from tests.support.stack import (  # noqa: E402
     parse_ts,
 )
 
-BATCH_SIZE = 1000  # the agent's default central.batch_size
+BATCH_SIZE = 5000  # the agent's default central.batch_size
 TARGET_RATIO = 10.0
 
 

@@ -16,9 +16,12 @@ import asyncio
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 
 import aiomqtt
 import structlog

@@ -33,7 +33,7 @@ def plant_file(tmp_path: Path, **central: object) -> Path:
 
 async def test_the_agent_retries_central_at_least_every_retry_max_s(tmp_path: Path) -> None:
     path = plant_file(tmp_path)
-    assert load_config(path).central.retry_max_s == 5.0
+    assert load_config(path).central.retry_max_s == 2.0
     plant = resolve_plant(load_config(plant_file(tmp_path, retry_max_s=2.5)))
     async with Agent(plant, token=SecretStr("t")) as agent:
         assert agent.sync is not None

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
@@ -29,7 +29,6 @@ from .outbox import Outbox
 from .pipeline import Pipeline, build_channels
 from .plant import ResolvedPlant
 from .poller import ConnectionPoller
-from .records import ReadingRecord
 from .safety import Safety
 from .status import StatusServer, operator_token
 from .sync import SyncClient
@@ -37,8 +36,6 @@ from .sync import SyncClient
 __version__ = "0.1.0"
 
 log = structlog.get_logger("edge_agent")
-
-CommandHandler = Callable[[Command], Awaitable[tuple[bool, str]]]
 
 
 def _utc(ts: float | None) -> datetime | None:
@@ -55,14 +52,12 @@ class Agent:
         plant: ResolvedPlant,
         *,
         token: SecretStr | None = None,
-        command_handler: CommandHandler | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.plant = plant
         self.config = plant.config
         self._token = token
         self._wall = wall_clock
-        self._command_handler = command_handler
         self.outbox: Outbox | None = None
         self.pipeline: Pipeline | None = None
         self.pollers: list[ConnectionPoller] = []
@@ -73,11 +68,6 @@ class Agent:
         self.started_ts = wall_clock()
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._extra_consumers: list[Callable[[list[ReadingRecord]], Awaitable[None]]] = []
-
-    def add_consumer(self, consumer: Callable[[list[ReadingRecord]], Awaitable[None]]) -> None:
-        """Register a consumer of normalized readings that runs before the outbox (rules)."""
-        self._extra_consumers.append(consumer)
 
     async def __aenter__(self) -> Agent:
         cfg = self.config
@@ -100,7 +90,7 @@ class Agent:
         channels = build_channels(self.plant, cfg.quality)
         self.safety = Safety(self.plant, self.outbox, wall_clock=self._wall)
         # Rules first: safety never waits on storage.
-        consumers = [self.safety.on_readings, *self._extra_consumers, self.outbox.add_readings]
+        consumers = [self.safety.on_readings, self.outbox.add_readings]
         self.pipeline = Pipeline(channels, consumers, ignored=self.plant.text_point_keys())
         self.pollers = [
             ConnectionPoller(
@@ -214,8 +204,6 @@ class Agent:
         return figures
 
     async def _on_command(self, command: Command) -> tuple[bool, str]:
-        if self._command_handler is not None:
-            return await self._command_handler(command)
         if self.safety is None:
             return False, "the agent is not running"
         return await self.safety.on_command(command)

@@ -11,7 +11,6 @@ Tasks (all named, all owned by one TaskGroup): ``poll[<devices>]`` per device co
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
 from collections.abc import Callable
@@ -68,6 +67,7 @@ class Agent:
         self.started_ts = wall_clock()
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.failed = asyncio.Event()
 
     async def __aenter__(self) -> Agent:
         cfg = self.config
@@ -153,7 +153,27 @@ class Agent:
 
     def _spawn(self, coro: Any, name: str) -> None:
         assert self._tg is not None
-        self._tasks.append(self._tg.create_task(coro, name=name))
+        task = self._tg.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # A task of the agent died: say so once and let the owner stop (and restart) it,
+            # rather than run on half alive.
+            log.error("agent task failed", task=task.get_name(), error=repr(task.exception()))
+            self.failed.set()
+
+    async def wait(self, stop: asyncio.Event) -> bool:
+        """Until ``stop`` is set (True) or a task of the agent fails (False)."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.failed.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        return not self.failed.is_set()
 
     async def __aexit__(
         self,
@@ -167,8 +187,14 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         if self._tg is not None:
-            with contextlib.suppress(BaseExceptionGroup, asyncio.CancelledError):
+            try:
                 await self._tg.__aexit__(None, None, None)
+            except BaseExceptionGroup as group:  # already logged by _task_done, one line each
+                log.error(
+                    "agent stopped after task failures", errors=[repr(e) for e in group.exceptions]
+                )
+            except asyncio.CancelledError:
+                pass
             self._tg = None
         self._tasks.clear()
         if self.pipeline is not None and self.outbox is not None:

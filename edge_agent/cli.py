@@ -22,6 +22,7 @@ from .plant import ResolvedPlant, resolve_plant
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
+EXIT_FAILED = 4
 
 
 def _load(path: str) -> ResolvedPlant:
@@ -39,6 +40,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+class AgentFailedError(RuntimeError):
+    """The agent stopped because one of its tasks failed; a supervisor should restart it."""
+
+
 async def _run(plant: ResolvedPlant) -> None:
     from .agent import Agent
 
@@ -50,8 +55,9 @@ async def _run(plant: ResolvedPlant) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Agent(plant, token=token):
-        await stop.wait()
+    async with Agent(plant, token=token) as agent:
+        if not await agent.wait(stop):
+            raise AgentFailedError("a task of the agent failed (see the log); stopping")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -62,6 +68,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except LookupError as exc:  # a token that cannot be found
         print(f"{args.config}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except AgentFailedError as exc:
+        print(f"hse-edge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 

@@ -362,3 +362,17 @@ async def test_central_commands_comment_personnel_and_refusals(rig: Rig) -> None
     assert pending is not None
     comments = [e for e in pending.events if e.transition == "comment"]
     assert [(c.actor, c.message) for c in comments] == [("central:user:7", "crew on the way")]
+
+
+async def test_a_failed_task_stops_the_agent_instead_of_running_half_alive(rig: Rig) -> None:
+    pipeline = rig.agent.pipeline
+    assert pipeline is not None
+
+    def broken(samples: object) -> list[object]:
+        raise RuntimeError("a bug in normalization")
+
+    pipeline.process = broken  # type: ignore[method-assign,assignment]
+    stop = asyncio.Event()  # never set: only the failure can end the wait
+    async with asyncio.timeout(10):
+        assert await rig.agent.wait(stop) is False
+    assert rig.agent.failed.is_set()

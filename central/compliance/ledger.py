@@ -1,8 +1,11 @@
 """The ledger of one plant over whole local days, set-based from the hourly roll-up.
 
-Two queries: (1) every (point, day) of the period with its samples, values, sum and maximum;
-(2) for the (point, day) pairs that breach a limit, the raw readings above that limit, with
-their count. Comparing a day's mean or maximum with a limit is arithmetic on those rows.
+Two queries: (1) every (point, day) of the period with its samples, values, sum and maximum
+(thinned aggregates included: the roll-up holds them); (2) for the (point, day) pairs that
+breach a limit, the raw readings above that limit, and the thinned minutes whose maximum is
+above it, with their counts. Comparing a day's mean or maximum with a limit is arithmetic on
+those rows. The agents' own exposure judgements (STEL, shift TWA, noise dose) come from their
+events (exposure.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from central.models import (
     QUALITY_NAME,
     Area,
     Device,
+    EvidenceAggregate,
     EvidenceReading,
     Exceedance,
     Ledger,
@@ -42,12 +46,14 @@ from central.models import (
     Plant,
     Point,
     Reading,
+    ReadingAggregate,
     ReadingHourly,
     SubstanceIn,
 )
 from device_profiles import LimitSet
 
 from .days import Day, offset_segments, whole_hour_offsets
+from .exposure import MAX_LISTED, exceeded_count, exposure_findings
 from .limits import PointLimits, PointRef, resolve_limits
 
 DAY_US = 86_400_000_000
@@ -55,6 +61,7 @@ COMPUTED = "on demand, set-based, from the hourly roll-up of readings"
 
 hourly_t: Table = ReadingHourly.__table__  # type: ignore[attr-defined]
 reading_t: Table = Reading.__table__  # type: ignore[attr-defined]
+aggregate_t: Table = ReadingAggregate.__table__  # type: ignore[attr-defined]
 point_t: Table = Point.__table__  # type: ignore[attr-defined]
 device_t: Table = Device.__table__  # type: ignore[attr-defined]
 area_t: Table = Area.__table__  # type: ignore[attr-defined]
@@ -148,64 +155,85 @@ EVIDENCE_CHUNK = 100
 """Breaches per evidence query: SQLite caps a compound SELECT at 500 terms."""
 
 
-def evidence(
+Proof = dict[int, tuple[int, list[tuple[Any, ...]]]]
+"""Breach index -> (rows above its limit that day, the first ``cap`` of them in time)."""
+
+
+def evidence(session: Session, *, breaches: list[Breach], days: list[Day], cap: int) -> Proof:
+    """Breach index -> (readings above its limit that day, the first ``cap`` of them), each
+    ``(source_ts, value, quality)``."""
+    r = reading_t
+    return _over(session, breaches, days, cap, table=r, ts=r.c.source_ts, value=r.c.value,
+                 show=(r.c.source_ts, r.c.value, r.c.quality))  # fmt: skip
+
+
+def thinned_evidence(
     session: Session, *, breaches: list[Breach], days: list[Day], cap: int
-) -> dict[int, tuple[int, list[tuple[int, float | None, int]]]]:
-    """Breach index -> (readings above its limit that day, the first ``cap`` of them)."""
-    out: dict[int, tuple[int, list[tuple[int, float | None, int]]]] = {}
+) -> Proof:
+    """Breach index -> (thinned minutes whose maximum is above its limit that day, the first
+    ``cap`` of them), each ``(from_ts, to_ts, count, min, max, mean, quality)``: where the agent
+    kept only a minute's aggregate, that aggregate is the evidence."""
+    a = aggregate_t
+    return _over(session, breaches, days, cap, table=a, ts=a.c.from_ts, value=a.c.max,
+                 show=(a.c.from_ts, a.c.to_ts, a.c.count, a.c.min, a.c.max, a.c.mean,
+                       a.c.quality))  # fmt: skip
+
+
+def _over(
+    session: Session,
+    breaches: list[Breach],
+    days: list[Day],
+    cap: int,
+    *,
+    table: Table,
+    ts: Any,
+    value: Any,
+    show: tuple[Any, ...],
+) -> Proof:
+    out: Proof = {}
     for first in range(0, len(breaches), EVIDENCE_CHUNK):
         chunk = breaches[first : first + EVIDENCE_CHUNK]
-        out.update(_evidence(session, chunk, first, days, cap))
-    return out
-
-
-def _evidence(
-    session: Session, breaches: list[Breach], first: int, days: list[Day], cap: int
-) -> dict[int, tuple[int, list[tuple[int, float | None, int]]]]:
-    r = reading_t
-    wanted = union_all(
-        *(
-            select(
-                literal(first + i, Integer).label("tag"),
-                literal(b.point_id, Integer).label("pid"),
-                literal(days[b.day].start_us, BigInteger).label("ds"),
-                literal(days[b.day].end_us, BigInteger).label("de"),
-                literal(b.limit, Float).label("lim"),
+        wanted = union_all(
+            *(
+                select(
+                    literal(first + i, Integer).label("tag"),
+                    literal(b.point_id, Integer).label("pid"),
+                    literal(days[b.day].start_us, BigInteger).label("ds"),
+                    literal(days[b.day].end_us, BigInteger).label("de"),
+                    literal(b.limit, Float).label("lim"),
+                )
+                for i, b in enumerate(chunk)
             )
-            for i, b in enumerate(breaches)
+        ).cte("wanted")
+        inner = (
+            select(
+                wanted.c.tag,
+                func.count().over(partition_by=wanted.c.tag).label("total"),
+                func.row_number()
+                .over(partition_by=wanted.c.tag, order_by=(ts, table.c.seq))
+                .label("rn"),
+                *(c.label(f"c{n}") for n, c in enumerate(show)),
+            )
+            .join(
+                wanted,
+                and_(
+                    table.c.point_id == wanted.c.pid,
+                    ts >= wanted.c.ds,
+                    ts < wanted.c.de,
+                    value > wanted.c.lim,
+                ),
+            )
+            .subquery()
         )
-    ).cte("wanted")
-    inner = (
-        select(
-            wanted.c.tag,
-            r.c.source_ts,
-            r.c.value,
-            r.c.quality,
-            func.count().over(partition_by=wanted.c.tag).label("total"),
-            func.row_number()
-            .over(partition_by=wanted.c.tag, order_by=(r.c.source_ts, r.c.seq))
-            .label("rn"),
-        )
-        .join(
-            wanted,
-            and_(
-                r.c.point_id == wanted.c.pid,
-                r.c.source_ts >= wanted.c.ds,
-                r.c.source_ts < wanted.c.de,
-                r.c.value > wanted.c.lim,
-            ),
-        )
-        .subquery()
-    )
-    rows = session.exec(  # type: ignore[call-overload]
-        select(inner.c.tag, inner.c.total, inner.c.source_ts, inner.c.value, inner.c.quality)
-        .where(inner.c.rn <= cap)
-        .order_by(inner.c.tag, inner.c.source_ts)
-    ).all()
-    out: dict[int, tuple[int, list[tuple[int, float | None, int]]]] = {}
-    for tag, total, ts, value, quality in rows:
-        entry = out.setdefault(int(tag), (int(total), []))
-        entry[1].append((int(ts), value, int(quality)))
+        shown = [inner.c[f"c{n}"] for n in range(len(show))]
+        rows = session.exec(  # type: ignore[call-overload]
+            select(inner.c.tag, inner.c.total, *shown)
+            .where(inner.c.rn <= cap)
+            .order_by(inner.c.tag, shown[0])
+        ).all()
+        for tag, total, *cols in rows:
+            entry = out.setdefault(int(tag), (int(total), []))
+            entry[1].append(tuple(cols))
     return out
 
 
@@ -264,17 +292,21 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
     points = {p.id: p for p in plant_points(session, plant.id)}
     limits, skipped, stats, breaches = evaluate_plant(session, inputs)
     proof = evidence(session, breaches=breaches, days=days, cap=evidence_cap)
+    thin = thinned_evidence(session, breaches=breaches, days=days, cap=evidence_cap)
 
     over_by: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
     exceedances: list[Exceedance] = []
     for i, b in enumerate(breaches):
         total, rows = proof.get(i, (0, []))
-        over_by[(b.point_id, b.day)].append((b.kind, total))
+        thin_total, thin_rows = thin.get(i, (0, []))
+        over_by[(b.point_id, b.day)].append((b.kind, total + thin_total))
         p = points[b.point_id]
         due = p.calibration_due_ts
         status = "unknown"
         if due is not None:
-            status = "overdue" if any(ts > due for ts, _v, _q in rows) else "valid"
+            # A thinned minute counts as taken at its end: some reading in it may be that late.
+            latest = [ts for ts, _v, _q in rows] + [row[1] for row in thin_rows]
+            status = "overdue" if any(ts > due for ts in latest) else "valid"
         pl = next(x for x in limits if x.point_id == b.point_id)
         lim = pl.limit(b.kind)
         assert lim is not None
@@ -302,6 +334,21 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
                     for ts, v, q in rows
                 ],
                 readings_truncated=total > len(rows),
+                thinned_over=thin_total,
+                thinned=[
+                    EvidenceAggregate(
+                        from_ts=iso(f) or "",
+                        to_ts=iso(t) or "",
+                        count=n,
+                        min=lo,
+                        max=hi,
+                        mean=mean,
+                        quality=QUALITY_NAME.get(q, str(q)),
+                        calibration_overdue=None if due is None else t > due,
+                    )
+                    for f, t, n, lo, hi, mean, q in thin_rows
+                ],
+                thinned_truncated=thin_total > len(thin_rows),
             )
         )
 
@@ -338,6 +385,9 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
                 days=day_rows,
             )
         )
+    period = {"plant_id": plant.id, "start_us": days[0].start_us, "end_us": days[-1].end_us}
+    exposure_over = exceeded_count(session, **period)
+    findings, truncated = exposure_findings(session, **period, tz=inputs.timezone, cap=MAX_LISTED)
     ls = inputs.limit_set
     basis = inputs.timezone
     if not whole_hour_offsets(days):
@@ -355,7 +405,9 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
         end=iso(days[-1].end_us) or "",
         days=len(days),
         computed=COMPUTED,
-        compliant=(not breaches) if (ls is not None or inputs.overrides) else None,
+        compliant=False
+        if exposure_over or any(f.exceeded for f in findings)
+        else ((not breaches) if (ls is not None or inputs.overrides) else None),
         exceedance_count=sum(d.exceedances for p in ledger_points for d in p.days),
         points=ledger_points,
         exceedances=exceedances,
@@ -365,6 +417,9 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
             if ls is None and not inputs.overrides
             else []
         ),
+        exposure_exceedance_count=exposure_over,
+        exposure_findings=findings,
+        exposure_findings_truncated=truncated,
     )
 
 
@@ -377,4 +432,5 @@ __all__ = [
     "find_breaches",
     "ledger_for",
     "plant_points",
+    "thinned_evidence",
 ]

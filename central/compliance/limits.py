@@ -6,7 +6,8 @@ the what-if's overrides). Each limit is converted to the point's unit with
 compared with the day's mean (the ledger's basis ``daily_mean``: a full-shift TWA needs the
 shift's readings, the day's mean stands for it), ceilings with the day's maximum
 (``daily_max``: never to be exceeded). STEL (a rolling 15-min mean) and noise (a dose) are not
-evaluated here; the ledger lists them with the reason.
+evaluated from daily figures; the ledger lists them with the reason, and lists the agents'
+judgements of them (exposure.py).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def resolve_limits(
                     point=p.key,
                     quantity=p.quantity,
                     reason="STEL needs a rolling 15-min mean, not a daily figure; the agent "
-                    "raises exposure.stel alarms for it",
+                    "judges it from every reading (exposure.stel alarms, listed under "
+                    "exposure_findings)",
                 )
             )
         if (
@@ -90,7 +92,8 @@ def resolve_limits(
                     point=p.key,
                     quantity=p.quantity,
                     reason="noise is judged by a daily dose (LEX,8h), not a mean of levels; the "
-                    "agent raises exposure alarms for it",
+                    "agent judges it from every reading (exposure.noise_dose alarms and shift "
+                    "reports, listed under exposure_findings)",
                 )
             )
         applied: list[LimitApplied] = []

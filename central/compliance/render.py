@@ -31,7 +31,14 @@ CSV_HEADER = [
     "quality",
     "calibration_due",
     "calibration_overdue",
+    "limit",
+    "coverage",
+    "judged",
 ]
+"""Rows: ``day`` (a point-day), ``exceedance_reading`` (a raw reading behind an exceedance),
+``exceedance_thinned`` (a thinned minute behind one: ``ts`` its start, ``samples`` its count,
+``mean`` and ``max`` its own), ``exposure`` (an agent's exposure alarm or shift report: ``breaches``
+its kind, ``value`` and ``limit`` its figures)."""
 
 
 def _num(value: float | None) -> str:
@@ -49,7 +56,8 @@ def ledger_csv(ledger: Ledger) -> str:
             w.writerow(
                 ["day", ledger.plant, p.point, p.device, p.device_serial or "", p.quantity, p.unit,
                  d.date, d.samples, d.values, _num(d.mean), _num(d.max), _num(twa), _num(ceiling),
-                 ";".join(d.breaches), d.exceedances, "", "", "", p.calibration_due or "", ""]
+                 ";".join(d.breaches), d.exceedances, "", "", "", p.calibration_due or "", "",
+                 "", "", ""]
             )  # fmt: skip
     for e in ledger.exceedances:
         for r in e.readings:
@@ -57,8 +65,23 @@ def ledger_csv(ledger: Ledger) -> str:
                 ["exceedance_reading", ledger.plant, e.point, e.device, e.device_serial or "",
                  "", e.unit, e.date, "", "", "", "", "", "", e.kind, "", r.ts, _num(r.value),
                  r.quality, e.calibration_due or "",
-                 "" if r.calibration_overdue is None else str(r.calibration_overdue).lower()]
+                 "" if r.calibration_overdue is None else str(r.calibration_overdue).lower(),
+                 _num(e.limit), "", ""]
             )  # fmt: skip
+        for a in e.thinned:
+            w.writerow(
+                ["exceedance_thinned", ledger.plant, e.point, e.device, e.device_serial or "",
+                 "", e.unit, e.date, a.count, "", _num(a.mean), _num(a.max), "", "", e.kind, "",
+                 a.from_ts, _num(a.max), a.quality, e.calibration_due or "",
+                 "" if a.calibration_overdue is None else str(a.calibration_overdue).lower(),
+                 _num(e.limit), "", ""]
+            )  # fmt: skip
+    for f in ledger.exposure_findings:
+        w.writerow(
+            ["exposure", ledger.plant, f.point, f.device, f.device_serial or "", "", f.unit,
+             f.date, "", "", "", "", "", "", f.kind, int(f.exceeded), f.ts, _num(f.value), "",
+             "", "", _num(f.limit), _num(f.coverage), f.judged]
+        )  # fmt: skip
     return out.getvalue()
 
 
@@ -97,7 +120,9 @@ def ledger_html(ledger: Ledger, *, generated_at: str, generated_by: str) -> str:
         )
         + "</td></tr>",
         f"<tr><td>Result</td><td class='{status[0]}'>{status[1]}: "
-        f"{ledger.exceedance_count} exceedance(s)</td></tr>",
+        f"{ledger.exceedance_count} exceedance(s) in the daily figures, "
+        f"{ledger.exposure_exceedance_count} exposure limit(s) exceeded as judged by the "
+        "agents</td></tr>",
         f"<tr><td>Basis</td><td>TWA limits against the day's mean; ceiling/MAC against the "
         f"day's maximum; {e(ledger.computed)}</td></tr>",
         f"<tr><td>Generated</td><td>{e(generated_at)} by {e(generated_by)}</td></tr>",
@@ -145,6 +170,42 @@ def ledger_html(ledger: Ledger, *, generated_at: str, generated_by: str) -> str:
                     f"<td>{e(r.quality)}</td><td>{e(str(r.calibration_overdue).lower())}</td></tr>"
                 )
             parts.append("</table>")
+            if x.thinned:
+                more = " (first ones listed)" if x.thinned_truncated else ""
+                parts.append(
+                    f"<p>{x.thinned_over} minute(s) the agent thinned (outbox short of disk) "
+                    f"with a maximum above the limit{more}:</p><table><tr><th>from (UTC)</th>"
+                    "<th>to</th><th>readings</th><th>min</th><th>mean</th><th>max</th>"
+                    "<th>quality</th><th>calibration overdue</th></tr>"
+                )
+                for a in x.thinned:
+                    parts.append(
+                        f"<tr><td>{e(a.from_ts)}</td><td>{e(a.to_ts)}</td>"
+                        f"<td class='n'>{a.count}</td><td class='n'>{_num(a.min)}</td>"
+                        f"<td class='n'>{_num(a.mean)}</td><td class='n'>{_num(a.max)}</td>"
+                        f"<td>{e(a.quality)}</td>"
+                        f"<td>{e(str(a.calibration_overdue).lower())}</td></tr>"
+                    )
+                parts.append("</table>")
+    if ledger.exposure_findings:
+        more = " (the first ones)" if ledger.exposure_findings_truncated else ""
+        parts.append(
+            "<h2>Exposure as judged by the agents</h2><p>STEL (rolling 15 min), shift TWA and "
+            "noise dose are computed by each plant's agent from every reading; these are the "
+            f"alarms it raised and its end-of-shift reports{more}.</p><table><tr><th>time (UTC)"
+            "</th><th>local date</th><th>point</th><th>kind</th><th>judged</th><th>value</th>"
+            "<th>limit</th><th>coverage</th><th>message</th></tr>"
+        )
+        for f in ledger.exposure_findings:
+            cls = " class='breach'" if f.exceeded else ""
+            cov = "" if f.coverage is None else f"{f.coverage:.0%}"
+            parts.append(
+                f"<tr{cls}><td>{e(f.ts)}</td><td>{e(f.date)}</td><td>{e(f.point)}</td>"
+                f"<td>{e(f.kind)}</td><td>{e(f.judged)}</td><td class='n'>{_num(f.value)}</td>"
+                f"<td class='n'>{_num(f.limit)} {e(f.unit)}</td><td class='n'>{cov}</td>"
+                f"<td>{e(f.message)}</td></tr>"
+            )
+        parts.append("</table>")
     if ledger.not_evaluated:
         parts.append("<h2>Not evaluated</h2><ul>")
         for n in ledger.not_evaluated:

@@ -122,6 +122,8 @@ def init_db(engine: Engine) -> None:
                 )
             elif int(row[0]) < models.SCHEMA_VERSION:
                 migrations.backfill_rollup(conn)
+                if int(row[0]) < 3:
+                    migrations.fold_aggregates_into_rollup(conn)
                 conn.execute(
                     meta_t.update()
                     .where(meta_t.c.key == "schema_version")

@@ -140,6 +140,37 @@ def backfill_rollup(conn: Connection) -> None:
         conn.execute(text(BACKFILL_DAILY_SQL))
 
 
+FOLD_AGGREGATES_SQL = """
+INSERT INTO {table} (point_id, {key}, {columns})
+SELECT point_id, from_ts - from_ts % {width}, SUM("count"),
+       SUM(CASE WHEN quality = 0 THEN "count" ELSE 0 END),
+       SUM(CASE WHEN mean IS NOT NULL THEN "count" ELSE 0 END),
+       COALESCE(SUM(mean * "count"), 0), MIN("min"), MAX("max")
+FROM reading_aggregate
+WHERE true
+GROUP BY point_id, from_ts - from_ts % {width}
+ON CONFLICT (point_id, {key}) DO UPDATE {action}
+"""
+
+
+def fold_aggregates_into_rollup(conn: Connection) -> None:
+    """Add the agents' thinned aggregates to the hourly and daily roll-ups (the version 2 -> 3
+    step: from version 3 on, ingest adds them as they arrive)."""
+    from central.store.rollup import COLUMNS, add_to
+
+    for table, key, width in (
+        ("reading_hourly", "hour_ts", 3_600_000_000),
+        ("reading_daily", "day_ts", 86_400_000_000),
+    ):
+        conn.execute(
+            text(
+                FOLD_AGGREGATES_SQL.format(
+                    table=table, key=key, columns=COLUMNS, width=width, action=add_to(table)
+                )
+            )
+        )
+
+
 def seed_classifications(conn: Connection) -> None:
     from central.models import Classification
 
@@ -153,10 +184,12 @@ def seed_classifications(conn: Connection) -> None:
 __all__ = [
     "BACKFILL_DAILY_SQL",
     "BACKFILL_ROLLUP_SQL",
+    "FOLD_AGGREGATES_SQL",
     "add_missing_columns",
     "append_only_audit",
     "backfill_rollup",
     "create_missing_indexes",
+    "fold_aggregates_into_rollup",
     "seed_classifications",
     "widen_columns",
 ]

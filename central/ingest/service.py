@@ -32,7 +32,7 @@ from central.errors import RequestRefused, StoreError
 from central.models import RecordKind
 from central.store import PointRegistry, deliver_commands, insert_records, upsert_health, writer_for
 from central.store.bulk import LatestRows
-from central.store.rollup import hourly_rows
+from central.store.rollup import aggregate_hourly_rows, hourly_rows
 from protocols.sync import BatchAck, Command, seq_ranges
 
 from .body import inflate, parse_batch, refuse_nul_chars
@@ -282,6 +282,10 @@ class IngestService:
                     fresh=fresh,
                     point_ids=point_ids,
                 )
+                if p.aggregates:
+                    thinned = aggregate_hourly_rows(p.aggregates, fresh, point_ids)
+                    if thinned:
+                        writer.upsert_hourly(cur, thinned)
                 writer.finish_batch_row(cur, batch_id, fresh_count)
             upsert_health(conn, agent_id=agent.agent_id, health=p.health, received_us=p.received_us)
             commands = deliver_commands(

@@ -86,8 +86,10 @@ from .kpi import (
     RegionKpiRow,
 )
 from .ledger import (
+    EvidenceAggregate,
     EvidenceReading,
     Exceedance,
+    ExposureFinding,
     Ledger,
     LedgerDay,
     LedgerPoint,
@@ -203,8 +205,10 @@ __all__ = [
     "Event",
     "EventList",
     "EventPublic",
+    "EvidenceAggregate",
     "EvidenceReading",
     "Exceedance",
+    "ExposureFinding",
     "ExtensionField",
     "ExtensionFieldCreate",
     "ExtensionFieldPublic",

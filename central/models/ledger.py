@@ -2,10 +2,13 @@
 
 Each limit says how it was compared (``basis``): TWA-type limits against the day's mean of the
 readings, ceiling/MAC limits against the day's maximum. STEL and noise need a rolling 15-min mean
-or a dose and are listed as not evaluated here (the edge raises ``exposure.*`` events for them).
+or a dose, which central cannot recompute from daily figures: the ledger lists what the agents
+judged from every reading instead (their ``exposure.*`` alarms and end-of-shift reports).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 from pydantic import Field as PydanticField
@@ -39,7 +42,8 @@ class LedgerDay(SQLModel):
     mean: float | None
     max: float | None
     exceedances: int
-    """TWA breached: 1; ceiling breached: the number of readings above it."""
+    """TWA breached: 1; ceiling breached: the number of readings above it (a thinned minute
+    whose maximum is above it counts once)."""
     breaches: list[str]
 
 
@@ -62,6 +66,20 @@ class EvidenceReading(SQLModel):
     calibration_overdue: bool | None
 
 
+class EvidenceAggregate(SQLModel):
+    """A minute the agent thinned (its outbox short of disk): its raw readings are gone, the
+    aggregate is what is left of them."""
+
+    from_ts: str
+    to_ts: str
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    quality: str
+    calibration_overdue: bool | None
+
+
 class Exceedance(SQLModel):
     point: str
     device: str
@@ -79,6 +97,39 @@ class Exceedance(SQLModel):
     """``valid``, ``overdue`` (a reading behind it was taken after the due date) or ``unknown``."""
     readings: list[EvidenceReading]
     readings_truncated: bool
+    thinned_over: int = 0
+    """Thinned minutes of the day whose maximum is above the limit."""
+    thinned: list[EvidenceAggregate] = []
+    thinned_truncated: bool = False
+
+
+class ExposureFinding(SQLModel):
+    """An exposure alarm an agent raised, or its end-of-shift exposure report."""
+
+    point: str
+    device: str
+    device_serial: str | None
+    date: str
+    """The plant's local date."""
+    ts: str
+    kind: str
+    """``exposure.stel``, ``exposure.twa``, ``exposure.noise_dose``, ``exposure.ceiling``,
+    ``exposure.twa_projection``, ``exposure.noise_action``, ``exposure.shift`` ..."""
+    judged: str
+    """``exceeded`` (a limit of the set), ``projected`` (a warning: the shift will end above
+    it), ``action_level`` (noise), ``shift_report``."""
+    exceeded: bool
+    """A limit exceeded: an ``exceeded`` alarm, or a shift report with a figure above its
+    limit."""
+    value: float | None
+    limit: float | None
+    unit: str
+    priority: str | None
+    coverage: float | None
+    """Shift reports: sampled time / shift of the headline figure (below 7/8 is uncertain)."""
+    figures: list[dict[str, Any]] = []
+    """Shift reports: every figure (name, value, limit, unit, coverage, uncertain, exceeded)."""
+    message: str
 
 
 class NotEvaluated(SQLModel):
@@ -103,6 +154,10 @@ class Ledger(SQLModel):
     points: list[LedgerPoint]
     exceedances: list[Exceedance]
     not_evaluated: list[NotEvaluated]
+    exposure_exceedance_count: int = 0
+    """Exposure limits the agents found exceeded (STEL, shift TWA, noise dose, ceiling)."""
+    exposure_findings: list[ExposureFinding] = []
+    exposure_findings_truncated: bool = False
 
 
 class LimitIn(BaseModel):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: ingest, registry, users (the first release). 2: roles, locks and API tokens, plant limit
-sets and time zones, personnel, audit log, alarm states, hourly roll-up, extension fields
-(``central.core.migrations`` brings a version-1 database forward)."""
+sets and time zones, personnel, audit log, alarm states, hourly roll-up, extension fields.
+3: the roll-ups also hold the agents' thinned aggregates (``central.core.migrations`` brings an
+older database forward)."""
 
 
 class SchemaMeta(SQLModel, table=True):

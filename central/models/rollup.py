@@ -5,8 +5,9 @@ with a value, their sum, minimum and maximum. The compliance ledger (local days:
 hours) and the fleet KPIs (completeness, availability: whole days from the daily table, the
 period's ragged ends from the hourly one) read these instead of raw readings, so their cost
 does not grow with the poll rate: 30 days of 1,000 points are 30,000 daily rows. They hold
-exactly the raw ``reading`` rows (each counted once, as ingest is idempotent), not the agent's
-thinned aggregates.
+exactly the raw ``reading`` rows and the readings the agents thinned into per-minute
+``reading_aggregate`` rows (``count`` samples, ``mean x count`` added to the sum, the extremes
+kept), each counted once, as ingest is idempotent.
 """
 
 from __future__ import annotations

@@ -90,6 +90,9 @@ class Bucket(SQLModel):
     """Readings with a value in the bucket (bad reads carry none)."""
     samples: int
     """All readings in the bucket."""
+    thinned: int = 0
+    """Of ``samples``, those the agent thinned into per-minute aggregates (its outbox ran short
+    of disk): they count in min, max, avg and count but have no raw rows."""
 
 
 class Series(SQLModel):

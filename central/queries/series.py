@@ -3,13 +3,17 @@
 Buckets are aligned to the Unix epoch in UTC (a ``1d`` bucket starts at 00:00 UTC) and computed
 by integer arithmetic on the microsecond timestamps, the same SQL on SQLite and PostgreSQL. A
 bucket's ``count`` is its readings with a value; bad reads carry none and count in ``samples``.
+Buckets also hold the readings an agent thinned into per-minute aggregates when its outbox ran
+short of disk (their count, extremes and mean; ``thinned`` says how many), so a trend over an
+outage shows the thinned stretch instead of a hole. Raw series hold raw readings only; the
+thinned stretches are listed by ``/api/v1/gaps``.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import BigInteger, Table, and_, func, literal, select, tuple_
+from sqlalchemy import BigInteger, Table, and_, case, func, literal, select, tuple_, union_all
 from sqlmodel import Session
 
 from central.core.epoch import iso
@@ -26,6 +30,7 @@ from central.models import (
     PointList,
     PointPublic,
     Reading,
+    ReadingAggregate,
     ReadingPoint,
     Series,
 )
@@ -37,6 +42,7 @@ BucketName = Literal["raw", "1m", "1h", "1d"]
 BUCKET_US = {"1m": 60_000_000, "1h": 3_600_000_000, "1d": 86_400_000_000}
 
 reading_t: Table = Reading.__table__  # type: ignore[attr-defined]
+aggregate_t: Table = ReadingAggregate.__table__  # type: ignore[attr-defined]
 latest_t: Table = LatestReading.__table__  # type: ignore[attr-defined]
 point_t: Table = Point.__table__  # type: ignore[attr-defined]
 device_t: Table = Device.__table__  # type: ignore[attr-defined]
@@ -210,30 +216,66 @@ def series(
         return base
 
     width = literal(BUCKET_US[bucket], BigInteger)
-    start_col = ((reading_t.c.source_ts // width) * width).label("bucket_start")
-    stmt = select(
-        start_col,
-        func.min(reading_t.c.value),
-        func.max(reading_t.c.value),
-        func.avg(reading_t.c.value),
-        func.count(reading_t.c.value),
-        func.count(),
-    ).where(in_range)
+    lo = start_us
     if after is not None:
         (after_start,) = cursors.decode(after, 1)
-        stmt = stmt.where(reading_t.c.source_ts >= after_start + BUCKET_US[bucket])
-    stmt = stmt.group_by(start_col).order_by(start_col).limit(limit + 1)
+        lo = max(start_us, after_start + BUCKET_US[bucket])
+    r, a = reading_t, aggregate_t
+    raw_start = ((r.c.source_ts // width) * width).label("b")
+    raw = (
+        select(
+            raw_start,
+            func.min(r.c.value).label("lo"),
+            func.max(r.c.value).label("hi"),
+            func.sum(r.c.value).label("total"),
+            func.count(r.c.value).label("valued"),
+            func.count().label("samples"),
+            literal(0, BigInteger).label("thinned"),
+        )
+        .where(r.c.point_id == point.id, r.c.source_ts >= lo, r.c.source_ts < end_us)
+        .group_by(raw_start)
+    )
+    thin_start = ((a.c.from_ts // width) * width).label("b")
+    thin = (
+        select(
+            thin_start,
+            func.min(a.c.min),
+            func.max(a.c.max),
+            func.sum(a.c.mean * a.c.count),
+            func.sum(case((a.c.mean.is_not(None), a.c.count), else_=0)),
+            func.sum(a.c.count),
+            func.sum(a.c.count),
+        )
+        .where(a.c.point_id == point.id, a.c.from_ts >= lo, a.c.from_ts < end_us)
+        .group_by(thin_start)
+    )
+    both = union_all(raw, thin).subquery()
+    stmt = (
+        select(
+            both.c.b,
+            func.min(both.c.lo),
+            func.max(both.c.hi),
+            func.sum(both.c.total),
+            func.sum(both.c.valued),
+            func.sum(both.c.samples),
+            func.sum(both.c.thinned),
+        )
+        .group_by(both.c.b)
+        .order_by(both.c.b)
+        .limit(limit + 1)
+    )
     rows = session.exec(stmt).all()  # type: ignore[call-overload]
     base.buckets = [
         Bucket(
-            start=iso(r[0]) or "",
-            min=r[1],
-            max=r[2],
-            avg=float(r[3]) if r[3] is not None else None,
-            count=r[4],
-            samples=r[5],
+            start=iso(b) or "",
+            min=low,
+            max=high,
+            avg=float(total) / int(valued) if valued else None,
+            count=int(valued),
+            samples=int(samples),
+            thinned=int(thinned),
         )
-        for r in rows[:limit]
+        for b, low, high, total, valued, samples, thinned in rows[:limit]
     ]
     if len(rows) > limit:
         base.next_cursor = cursors.encode(rows[limit - 1][0])

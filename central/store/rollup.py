@@ -9,6 +9,9 @@ roll-up equals a GROUP BY over the raw rows however the readings were batched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from central.ingest.prepare import ReadingColumns
@@ -61,6 +64,34 @@ def hourly_rows(cols: ReadingColumns, point_ids: list[int]) -> HourRows:
     ]
 
 
+def aggregate_hourly_rows(
+    aggregates: list[dict[str, Any]], fresh: set[int] | None, point_ids: Mapping[str, int]
+) -> HourRows:
+    """The (point, UTC hour) rows of the agent's thinned aggregates (fresh ones only), sorted.
+
+    An aggregate of ``count`` readings counts as that many samples (good ones when its quality
+    is good), with ``mean x count`` added to the sum and its extremes kept: the roll-up then
+    stands for every reading the device produced, thinned or not. An aggregate spans one
+    minute, so it falls in the hour of its start.
+    """
+    groups: dict[tuple[int, int], list[Any]] = {}
+    for a in aggregates:
+        if fresh is not None and a["seq"] not in fresh:
+            continue
+        key = (point_ids[a["point"]], a["from_ts"] - a["from_ts"] % HOUR_US)
+        n = a["count"]
+        valued = n if a["mean"] is not None else 0
+        row = groups.setdefault(key, [0, 0, 0, 0.0, None, None])
+        row[0] += n
+        row[1] += n if a["quality"] == GOOD else 0
+        row[2] += valued
+        row[3] += a["mean"] * n if valued else 0.0
+        for i, v, pick in ((4, a["min"], min), (5, a["max"], max)):
+            if v is not None:
+                row[i] = v if row[i] is None else pick(row[i], v)
+    return [(p, h, *row) for (p, h), row in sorted(groups.items())]
+
+
 def daily_rows(hours: HourRows) -> HourRows:
     """The hourly rows (sorted by point, hour) folded into (point, UTC day) rows, same order."""
     out: HourRows = []
@@ -85,89 +116,64 @@ def daily_rows(hours: HourRows) -> HourRows:
     return out
 
 
-# Counts and sums add up; the extremes keep whichever is further out (NULL: no value yet).
-SQLITE_UPSERT = """
-INSERT INTO reading_hourly (point_id, hour_ts, samples, good, valued, sum_value, min_value,
-                            max_value)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (point_id, hour_ts) DO UPDATE SET
-  samples = reading_hourly.samples + excluded.samples,
-  good = reading_hourly.good + excluded.good,
-  valued = reading_hourly.valued + excluded.valued,
-  sum_value = reading_hourly.sum_value + excluded.sum_value,
-  min_value = CASE WHEN excluded.min_value IS NULL THEN reading_hourly.min_value
-                   WHEN reading_hourly.min_value IS NULL OR excluded.min_value < reading_hourly.min_value
-                   THEN excluded.min_value ELSE reading_hourly.min_value END,
-  max_value = CASE WHEN excluded.max_value IS NULL THEN reading_hourly.max_value
-                   WHEN reading_hourly.max_value IS NULL OR excluded.max_value > reading_hourly.max_value
-                   THEN excluded.max_value ELSE reading_hourly.max_value END
-"""
+def add_to(table: str) -> str:
+    """The ON CONFLICT action that folds a new group into ``table``'s row: counts and sums add
+    up; the extremes keep whichever is further out (NULL: no value yet)."""
+    return f"""SET
+  samples = {table}.samples + excluded.samples,
+  good = {table}.good + excluded.good,
+  valued = {table}.valued + excluded.valued,
+  sum_value = {table}.sum_value + excluded.sum_value,
+  min_value = CASE WHEN excluded.min_value IS NULL THEN {table}.min_value
+                   WHEN {table}.min_value IS NULL OR excluded.min_value < {table}.min_value
+                   THEN excluded.min_value ELSE {table}.min_value END,
+  max_value = CASE WHEN excluded.max_value IS NULL THEN {table}.max_value
+                   WHEN {table}.max_value IS NULL OR excluded.max_value > {table}.max_value
+                   THEN excluded.max_value ELSE {table}.max_value END"""
 
 
-SQLITE_UPSERT_DAILY = """
-INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
-                            max_value)
+COLUMNS = "samples, good, valued, sum_value, min_value, max_value"
+
+SQLITE_UPSERT = f"""
+INSERT INTO reading_hourly (point_id, hour_ts, {COLUMNS})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (point_id, day_ts) DO UPDATE SET
-  samples = reading_daily.samples + excluded.samples,
-  good = reading_daily.good + excluded.good,
-  valued = reading_daily.valued + excluded.valued,
-  sum_value = reading_daily.sum_value + excluded.sum_value,
-  min_value = CASE WHEN excluded.min_value IS NULL THEN reading_daily.min_value
-                   WHEN reading_daily.min_value IS NULL OR excluded.min_value < reading_daily.min_value
-                   THEN excluded.min_value ELSE reading_daily.min_value END,
-  max_value = CASE WHEN excluded.max_value IS NULL THEN reading_daily.max_value
-                   WHEN reading_daily.max_value IS NULL OR excluded.max_value > reading_daily.max_value
-                   THEN excluded.max_value ELSE reading_daily.max_value END
-"""
+ON CONFLICT (point_id, hour_ts) DO UPDATE {add_to("reading_hourly")}
+"""  # noqa: S608  (built from constants only)
+
+SQLITE_UPSERT_DAILY = f"""
+INSERT INTO reading_daily (point_id, day_ts, {COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (point_id, day_ts) DO UPDATE {add_to("reading_daily")}
+"""  # noqa: S608
 
 # PostgreSQL: both roll-ups in one statement, the day groups formed server-side from the same
 # arrays (one round trip; rows in (point, time) order, so concurrent batches lock them alike).
-POSTGRES_UPSERT = """
+POSTGRES_UPSERT = f"""
 WITH src AS MATERIALIZED (
   SELECT * FROM unnest(%b::int4[], %b::int8[], %b::int8[], %b::int8[], %b::int8[],
                        %b::float8[], %b::float8[], %b::float8[])
-         AS t(point_id, hour_ts, samples, good, valued, sum_value, min_value, max_value)
+         AS t(point_id, hour_ts, {COLUMNS})
 ), hourly AS (
-  INSERT INTO reading_hourly (point_id, hour_ts, samples, good, valued, sum_value, min_value,
-                              max_value)
+  INSERT INTO reading_hourly (point_id, hour_ts, {COLUMNS})
   SELECT * FROM src
-ON CONFLICT (point_id, hour_ts) DO UPDATE SET
-    samples = reading_hourly.samples + excluded.samples,
-    good = reading_hourly.good + excluded.good,
-    valued = reading_hourly.valued + excluded.valued,
-    sum_value = reading_hourly.sum_value + excluded.sum_value,
-    min_value = CASE WHEN excluded.min_value IS NULL THEN reading_hourly.min_value
-                     WHEN reading_hourly.min_value IS NULL OR excluded.min_value < reading_hourly.min_value
-                     THEN excluded.min_value ELSE reading_hourly.min_value END,
-    max_value = CASE WHEN excluded.max_value IS NULL THEN reading_hourly.max_value
-                     WHEN reading_hourly.max_value IS NULL OR excluded.max_value > reading_hourly.max_value
-                     THEN excluded.max_value ELSE reading_hourly.max_value END
+  ON CONFLICT (point_id, hour_ts) DO UPDATE {add_to("reading_hourly")}
   RETURNING 1
 )
-INSERT INTO reading_daily (point_id, day_ts, samples, good, valued, sum_value, min_value,
-                           max_value)
+INSERT INTO reading_daily (point_id, day_ts, {COLUMNS})
 SELECT point_id, hour_ts - hour_ts %% 86400000000, SUM(samples), SUM(good), SUM(valued),
        SUM(sum_value), MIN(min_value), MAX(max_value)
 FROM src GROUP BY 1, 2 ORDER BY 1, 2
-ON CONFLICT (point_id, day_ts) DO UPDATE SET
-  samples = reading_daily.samples + excluded.samples,
-  good = reading_daily.good + excluded.good,
-  valued = reading_daily.valued + excluded.valued,
-  sum_value = reading_daily.sum_value + excluded.sum_value,
-  min_value = CASE WHEN excluded.min_value IS NULL THEN reading_daily.min_value
-                   WHEN reading_daily.min_value IS NULL OR excluded.min_value < reading_daily.min_value
-                   THEN excluded.min_value ELSE reading_daily.min_value END,
-  max_value = CASE WHEN excluded.max_value IS NULL THEN reading_daily.max_value
-                   WHEN reading_daily.max_value IS NULL OR excluded.max_value > reading_daily.max_value
-                   THEN excluded.max_value ELSE reading_daily.max_value END
-"""
+ON CONFLICT (point_id, day_ts) DO UPDATE {add_to("reading_daily")}
+"""  # noqa: S608
 
 __all__ = [
+    "COLUMNS",
     "POSTGRES_UPSERT",
     "SQLITE_UPSERT",
     "SQLITE_UPSERT_DAILY",
     "HourRows",
+    "add_to",
+    "aggregate_hourly_rows",
     "daily_rows",
     "hourly_rows",
 ]

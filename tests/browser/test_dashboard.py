@@ -320,6 +320,15 @@ def test_compliance_report_downloads_and_the_export_is_audited(
     assert download.suggested_filename.endswith(".csv")
     text = Path(download.path()).read_text(encoding="utf-8")
     assert H2S_POINT in text, text[:500]
+    expect(
+        page.locator(".view-compliance .panel h2", has_text="Exposure as judged by the agents")
+    ).to_be_visible()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download HTML").click()
+    printable = Path(info.value.path()).read_text(encoding="utf-8")
+    assert info.value.suggested_filename.endswith(".html")
+    assert f"Exposure compliance report: plant {PLANT}" in printable, printable[:500]
+    assert H2S_POINT in printable
     page.locator("#nav").get_by_role("link", name="Audit log").click()
     expect(page.locator(".view-audit table.data")).to_contain_text("compliance.export")
     assert browsing.errors == []

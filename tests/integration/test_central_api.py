@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from protocols.sync import AgentHealth, BatchAck, DeviceHealth, Reading
+from protocols.types import Quality
 from tests.support.central import (
     Seqs,
     ServerProcess,
@@ -280,6 +281,60 @@ async def test_bucket_aggregates_equal_the_raw_values(target: Target) -> None:
     )
     assert [x["value"] for x in rest.json()["readings"]] == values[4:]
     assert rest.json()["next_cursor"] is None
+
+
+async def test_buckets_hold_the_readings_the_agent_thinned(target: Target) -> None:
+    """Raw 2.0 and 4.0 at 12:00:00/10, a bad read at 12:02:10; thinned minutes: 30 readings at
+    12:01 (1..9, mean 5), 10 at 12:02 (0.5..3, mean 2), 5 bad ones at 13:00 (no value).
+    1h at 12:00: min 0.5, max 9, sum 2 + 4 + 30 x 5 + 10 x 2 = 176 over 42 values, 43 samples,
+    40 of them thinned."""
+    plant, agent, token = await target.new_agent()
+    point = f"{plant}/gd-1/h2s"
+    seqs = Seqs()
+    raw = [reading(seqs, point, 2.0, at(0)), reading(seqs, point, 4.0, at(10)),
+           reading(seqs, point, None, at(130), quality="bad")]  # fmt: skip
+    minute = aggregate(seqs, point, at(60), at(119))
+    thinned = [
+        minute.model_copy(update={"count": 30, "min": 1.0, "max": 9.0, "mean": 5.0}),
+        minute.model_copy(update={"seq": seqs.take(), "from_ts": at(125), "to_ts": at(179),
+                                  "count": 10, "min": 0.5, "max": 3.0, "mean": 2.0}),
+        minute.model_copy(update={"seq": seqs.take(), "from_ts": at(3600), "to_ts": at(3659),
+                                  "count": 5, "min": None, "max": None, "mean": None,
+                                  "quality": Quality.BAD}),
+    ]  # fmt: skip
+    ack_of(await target.ingest(batch(agent, plant, readings=raw, aggregates=thinned), token))
+    viewer = await target.new_user()
+
+    async def buckets(bucket: str, **extra: object) -> dict[str, object]:
+        r = await target.get(f"/api/v1/points/{point}/readings", viewer, start=at(0).isoformat(),
+                             end=at(7200).isoformat(), bucket=bucket, **extra)  # fmt: skip
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def row(b: dict[str, object]) -> tuple[object, ...]:
+        return (b["start"][11:16], b["min"], b["max"], b["avg"], b["count"], b["samples"],  # type: ignore[index]
+                b["thinned"])  # fmt: skip
+
+    minutes = [row(b) for b in (await buckets("1m"))["buckets"]]  # type: ignore[attr-defined]
+    assert minutes == [
+        ("12:00", 2.0, 4.0, 3.0, 2, 2, 0),
+        ("12:01", 1.0, 9.0, 5.0, 30, 30, 30),
+        ("12:02", 0.5, 3.0, 2.0, 10, 11, 10),
+        ("13:00", None, None, None, 0, 5, 5),
+    ]
+    hours = [row(b) for b in (await buckets("1h"))["buckets"]]  # type: ignore[attr-defined]
+    assert hours[0][:3] == ("12:00", 0.5, 9.0)
+    assert hours[0][3] == pytest.approx(176 / 42)
+    assert hours[0][4:] == (42, 43, 40)
+    assert hours[1] == ("13:00", None, None, None, 0, 5, 5)
+    first = await buckets("1m", limit=3)
+    rest = await buckets("1m", limit=3, cursor=first["next_cursor"])
+    assert [row(b) for b in first["buckets"] + rest["buckets"]] == minutes  # type: ignore[operator]
+    assert rest["next_cursor"] is None
+    # The raw series holds the raw readings only.
+    plain = await target.get(f"/api/v1/points/{point}/readings", viewer, start=at(0).isoformat(),
+                             end=at(7200).isoformat())  # fmt: skip
+    assert [x["value"] for x in plain.json()["readings"]] == [2.0, 4.0, None]
 
 
 async def test_events_and_gaps_filter(target: Target) -> None:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from protocols.sync import PointInfo, Reading
+from protocols.sync import AlarmEvent, EventCategory, PointInfo, Reading, ReadingAggregate
 from tests.support.central import (
     Seqs,
     SetClock,
@@ -91,7 +92,9 @@ async def plant_with(
     limit_set: str | None,
     h2s: list[tuple[str, float | None]],
     co: list[tuple[str, float | None]] = (),  # type: ignore[assignment]
+    more: Callable[[Seqs, str], dict[str, list[Any]]] | None = None,
 ) -> str:
+    """A plant with the h2s, co and pressure points; ``more(seqs, plant)`` adds records."""
     admin = await t.admin_token()
     key = unique("plant")
     r = await t.client.post(
@@ -110,9 +113,9 @@ async def plant_with(
         info(cp, "gas.co", "SN-2", None),
         info(f"{key}/gp-1/pressure", "pressure", "SN-3", None),
     ]
-    assert (
-        await t.ingest(batch(agent, key, readings=rows, points=points), token)
-    ).status_code == 200
+    extra = more(s, key) if more is not None else {}
+    r = await t.ingest(batch(agent, key, readings=rows, points=points, **extra), token)
+    assert r.status_code == 200, r.text
     return key
 
 
@@ -271,6 +274,149 @@ async def test_the_report_as_csv_and_as_a_printable_page(target: Target) -> None
     assert f"by user:{auditor_name}" in html
     operator = await target.new_user("operator", f"plant:{plant}")
     assert (await target.get("/api/v1/compliance/report", operator, plant=plant)).status_code == 403
+
+
+def thinned(seqs: Seqs, point: str, minute: str, count: int, low: float, high: float,
+            mean: float) -> ReadingAggregate:  # fmt: skip
+    start = z(minute)
+    return ReadingAggregate(
+        seq=seqs.take(), point=point, quantity="gas.h2s", unit="ppm", from_ts=start,
+        to_ts=start + timedelta(seconds=59), count=count, min=low, max=high, mean=mean,
+        quality="good",  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def test_thinned_minutes_count_in_the_ledger_and_stand_as_evidence(target: Target) -> None:
+    """h2s, local Jun 1 (UTC+8): a raw 2.0 @ 01:00Z; thinned minutes: 20 readings @ 03:00Z
+    (1.0..12.0, mean 3.0) and 20 @ 03:01Z (0.5..1.5, mean 1.0). The day: 41 samples, sum
+    2 + 20 x 3 + 20 x 1 = 82, mean 2.0, max 12.0 > 7.06 (ceiling): one thinned minute above it,
+    no raw reading above it; it ends after the calibration due date (Jun 1 00:00Z): overdue."""
+
+    def more(seqs: Seqs, plant: str) -> dict[str, list[Any]]:
+        hp = f"{plant}/gd-1/h2s"
+        return {"aggregates": [thinned(seqs, hp, "2025-06-01T03:00:00Z", 20, 1.0, 12.0, 3.0),
+                               thinned(seqs, hp, "2025-06-01T03:01:00Z", 20, 0.5, 1.5, 1.0)]}  # fmt: skip
+
+    plant = await plant_with(target, region="south", limit_set="cn-gbz-2019",
+                             h2s=[("2025-06-01T01:00:00Z", 2.0)], more=more)  # fmt: skip
+    auditor = await target.new_user("auditor")
+    ledger = (
+        await target.get("/api/v1/compliance/ledger", auditor, plant=plant, start=START, end=END)
+    ).json()
+    (h2s,) = [p for p in ledger["points"] if p["point"].endswith("h2s")]
+    (day,) = h2s["days"]
+    assert (day["date"], day["samples"], day["values"], day["mean"], day["max"]) == (
+        "2025-06-01", 41, 41, 2.0, 12.0,
+    )  # fmt: skip
+    assert (day["breaches"], day["exceedances"]) == (["ceiling"], 1)
+    assert (ledger["compliant"], ledger["exceedance_count"]) == (False, 1)
+    (x,) = ledger["exceedances"]
+    assert (x["observed"], x["readings_over"], x["readings"], x["thinned_over"]) == (12.0, 0, [], 1)
+    (minute,) = x["thinned"]
+    assert minute == {
+        "from_ts": "2025-06-01T03:00:00Z", "to_ts": "2025-06-01T03:00:59Z", "count": 20,
+        "min": 1.0, "max": 12.0, "mean": 3.0, "quality": "good", "calibration_overdue": True,
+    }  # fmt: skip
+    assert (x["thinned_truncated"], x["calibration_status"]) == (False, "overdue")
+
+    r = await target.get("/api/v1/compliance/report", auditor, plant=plant, start=START,
+                         end=END, format="csv")  # fmt: skip
+    rows = [x for x in csv.DictReader(io.StringIO(r.text)) if x["record"] == "exceedance_thinned"]
+    assert [(x["ts"], x["samples"], x["mean"], x["max"], x["calibration_overdue"]) for x in rows] == [
+        ("2025-06-01T03:00:00Z", "20", "3", "12", "true")
+    ]  # fmt: skip
+    html = (await target.get("/api/v1/compliance/report", auditor, plant=plant, start=START,
+                             end=END, format="html")).text  # fmt: skip
+    assert "1 minute(s) the agent thinned" in html
+    assert "2025-06-01T03:00:59Z" in html
+
+
+def exposure_event(seqs: Seqs, point: str, ts: str, kind: str, transition: str = "raise",
+                   value: float | None = None, limit: float | None = None,
+                   details: dict[str, Any] | None = None,
+                   category: EventCategory = EventCategory.EXPOSURE) -> AlarmEvent:  # fmt: skip
+    return AlarmEvent(
+        seq=seqs.take(), event_id=f"{kind}-{seqs.next}", point=point, category=category,
+        kind=kind, transition=transition, value=value, limit=limit, ts=z(ts),
+        message=f"{kind} {transition}", details=details or {},
+    )  # fmt: skip
+
+
+async def test_the_agents_exposure_judgements_are_in_the_ledger(target: Target) -> None:
+    """CO (daily mean 11.0, under its TWA): the agent raised a STEL exceedance at 2025-06-01
+    20:00Z (local Jun 2, 04:00), a TWA projection (a warning) and reported the shift (TWA 9.5,
+    coverage 0.9, under the limit); a clear, a limit alarm and a fault are not exposure
+    findings. The daily figures hold no breach, yet the plant is not compliant: 1 exceeded."""
+    shift = {"figures": [
+        {"name": "twa", "value": 9.5, "limit": 17.18, "unit": "ppm", "coverage": 0.9,
+         "uncertain": False, "exceeded": False},
+        {"name": "stel", "value": 30.0, "limit": 34.36, "unit": "ppm", "coverage": 1.0,
+         "uncertain": False, "exceeded": False},
+    ]}  # fmt: skip
+
+    def more(seqs: Seqs, plant: str) -> dict[str, list[Any]]:
+        cp = f"{plant}/gd-2/co"
+        return {"events": [
+            exposure_event(seqs, cp, "2025-06-01T20:00:00Z", "exposure.stel", value=40.1,
+                           limit=34.36),
+            exposure_event(seqs, cp, "2025-06-01T20:20:00Z", "exposure.stel", "clear"),
+            exposure_event(seqs, cp, "2025-06-01T21:00:00Z", "exposure.twa_projection",
+                           value=18.0, limit=17.18),
+            exposure_event(seqs, cp, "2025-06-02T00:00:00Z", "exposure.shift", "report",
+                           value=9.5, limit=17.18, details=shift),
+            exposure_event(seqs, cp, "2025-06-02T01:00:00Z", "limit.hh",
+                           category=EventCategory.ALARM),
+            exposure_event(seqs, cp, "2025-06-02T01:30:00Z", "fault.flatline",
+                           category=EventCategory.FAULT),
+            exposure_event(seqs, cp, "2025-06-03T01:00:00Z", "exposure.stel"),  # after END
+        ]}  # fmt: skip
+
+    co = [("2025-06-01T20:00:00Z", 10.0), ("2025-06-02T03:00:00Z", 12.0)]
+    plant = await plant_with(target, region="south", limit_set="cn-gbz-2019", h2s=[], co=co,
+                             more=more)  # fmt: skip
+    officer = await target.new_user("plant_safety_officer", f"plant:{plant}")
+    ledger = (
+        await target.get("/api/v1/compliance/ledger", officer, plant=plant, start=START, end=END)
+    ).json()
+    assert (ledger["exceedance_count"], ledger["exposure_exceedance_count"]) == (0, 1)
+    assert ledger["compliant"] is False
+    found = [(f["date"], f["kind"], f["judged"], f["exceeded"], f["value"], f["coverage"])
+             for f in ledger["exposure_findings"]]  # fmt: skip
+    assert found == [
+        ("2025-06-02", "exposure.stel", "exceeded", True, 40.1, None),
+        ("2025-06-02", "exposure.twa_projection", "projected", False, 18.0, None),
+        ("2025-06-02", "exposure.shift", "shift_report", False, 9.5, 0.9),
+    ]
+    report = ledger["exposure_findings"][2]
+    assert [f["name"] for f in report["figures"]] == ["twa", "stel"]
+    assert (report["device_serial"], report["unit"]) == ("SN-2", "ppm")
+    assert ledger["exposure_findings_truncated"] is False
+
+    r = await target.get("/api/v1/compliance/report", officer, plant=plant, start=START, end=END,
+                         format="csv")  # fmt: skip
+    rows = [x for x in csv.DictReader(io.StringIO(r.text)) if x["record"] == "exposure"]
+    assert [(x["breaches"], x["judged"], x["exceedances"], x["value"], x["limit"], x["coverage"])
+            for x in rows] == [
+        ("exposure.stel", "exceeded", "1", "40.1", "34.36", ""),
+        ("exposure.twa_projection", "projected", "0", "18", "17.18", ""),
+        ("exposure.shift", "shift_report", "0", "9.5", "17.18", "0.9"),
+    ]  # fmt: skip
+    html = (await target.get("/api/v1/compliance/report", officer, plant=plant, start=START,
+                             end=END, format="html")).text  # fmt: skip
+    assert "NOT compliant: 0 exceedance(s) in the daily figures, 1 exposure limit(s)" in html
+    assert "Exposure as judged by the agents" in html
+
+    # Another plant's agent judgements stay out, and an officer of it cannot read this one.
+    other = await plant_with(target, region="south", limit_set="cn-gbz-2019", h2s=[], co=co)
+    theirs = await target.get(
+        "/api/v1/compliance/ledger", officer, plant=other, start=START, end=END
+    )
+    assert theirs.status_code == 404  # out of scope: as if it did not exist
+    director = await target.new_user("hq_director")
+    clean = (
+        await target.get("/api/v1/compliance/ledger", director, plant=other, start=START, end=END)
+    ).json()
+    assert (clean["compliant"], clean["exposure_findings"]) == (True, [])
 
 
 async def test_what_if_lists_exactly_the_plants_pushed_out(target: Target) -> None:

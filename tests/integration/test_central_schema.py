@@ -1,7 +1,8 @@
-"""The schema's upkeep on real databases: a version-1 database is brought to version 2 (columns
-added, the role column widened, the hourly roll-up backfilled from the stored readings), the
-roll-up kept on ingest equals a GROUP BY over the raw readings however batches repeat, and the
-ledger's days follow a zone across a DST change. SQLite and PostgreSQL."""
+"""The schema's upkeep on real databases: a version-1 database is brought to the current version
+(columns added, the role column widened, the hourly roll-up backfilled from the stored readings
+and thinned aggregates), a version-2 one gets the thinned aggregates into its roll-up, the
+roll-up kept on ingest equals a GROUP BY over the raw readings and aggregates however batches
+repeat, and the ledger's days follow a zone across a DST change. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sqlmodel import Session
 
 from central.compliance.days import local_days
 from central.compliance.ledger import daily_stats
+from central.core import migrations
 from central.core.config import load_settings
 from central.core.db import init_db, make_engine
 from central.core.epoch import to_us
 from central.models import SCHEMA_VERSION
+from protocols.sync import ReadingAggregate
 from tests.support.central import (
     Seqs,
     asgi_target,
@@ -31,10 +34,19 @@ from tests.support.central import (
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 ROLLUP_OF_RAW = """
-SELECT point_id, source_ts - source_ts % 3600000000, COUNT(*),
-       SUM(CASE WHEN quality = 0 THEN 1 ELSE 0 END), COUNT(value), MIN(value), MAX(value)
-FROM reading GROUP BY point_id, source_ts - source_ts % 3600000000 ORDER BY 1, 2
+SELECT point_id, h, SUM(n), SUM(g), SUM(v), MIN(lo), MAX(hi) FROM (
+  SELECT point_id, source_ts - source_ts % 3600000000 AS h, COUNT(*) AS n,
+         SUM(CASE WHEN quality = 0 THEN 1 ELSE 0 END) AS g, COUNT(value) AS v,
+         MIN(value) AS lo, MAX(value) AS hi
+  FROM reading GROUP BY 1, 2
+  UNION ALL
+  SELECT point_id, from_ts - from_ts % 3600000000, SUM("count"),
+         SUM(CASE WHEN quality = 0 THEN "count" ELSE 0 END),
+         SUM(CASE WHEN mean IS NOT NULL THEN "count" ELSE 0 END), MIN("min"), MAX("max")
+  FROM reading_aggregate GROUP BY 1, 2
+) AS x GROUP BY 1, 2 ORDER BY 1, 2
 """
+"""Every raw reading, and every reading the agents thinned into a per-minute aggregate."""
 ROLLUP = """
 SELECT point_id, hour_ts, samples, good, valued, min_value, max_value
 FROM reading_hourly ORDER BY 1, 2
@@ -43,6 +55,9 @@ DAILY_OF_RAW = ROLLUP_OF_RAW.replace("3600000000", "86400000000")
 DAILY = """
 SELECT point_id, day_ts, samples, good, valued, min_value, max_value
 FROM reading_daily ORDER BY 1, 2
+"""
+SUM_OF_RAW = """
+SELECT source_ts - source_ts % 3600000000, COALESCE(SUM(value), 0) FROM reading GROUP BY 1
 """
 V2_COLUMNS = [
     ("app_user", "locked_ts"),
@@ -69,6 +84,23 @@ def engine(database_url: str) -> Iterator[Engine]:
         yield e
     finally:
         e.dispose()
+
+
+def thin(
+    seqs: Seqs,
+    point: str,
+    minute: datetime,
+    count: int,
+    low: float | None,
+    high: float | None,
+    mean: float | None,
+) -> ReadingAggregate:
+    """A minute of ``count`` readings the agent thinned (no value: all were bad)."""
+    return ReadingAggregate(
+        seq=seqs.take(), point=point, quantity="gas.h2s", unit="ppm", from_ts=minute,
+        to_ts=minute + timedelta(seconds=59), count=count, min=low, max=high, mean=mean,
+        quality="good" if mean is not None else "bad",  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
@@ -100,7 +132,10 @@ async def test_a_version_1_database_is_brought_forward(database_url: str, engine
         start = datetime(2025, 6, 1, tzinfo=UTC)
         sent = [reading(seqs, f"{plant}/d/p{i % 3}", float(i), start + timedelta(minutes=97 * i))
                 for i in range(40)]  # fmt: skip
-        assert (await t.ingest(batch(agent, plant, readings=sent), token)).status_code == 200
+        thinned = [thin(seqs, f"{plant}/d/p1", start + timedelta(minutes=61), 30, 2.0, 99.0, 7.5)]
+        assert (
+            await t.ingest(batch(agent, plant, readings=sent, aggregates=thinned), token)
+        ).status_code == 200
     _as_version_1(engine)
     assert not inspect(engine).has_table("reading_hourly")
 
@@ -122,6 +157,39 @@ async def test_a_version_1_database_is_brought_forward(database_url: str, engine
     assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
 
 
+async def test_a_version_2_database_gets_the_thinned_readings_in_its_rollup(
+    database_url: str, engine: Engine
+) -> None:
+    admin = create_admin(database_url)[0]
+    async with asgi_target(database_url, admin) as t:
+        plant, agent, token = await t.new_agent(unique("plant"))
+        seqs = Seqs()
+        start = datetime(2025, 6, 1, tzinfo=UTC)
+        sent = [reading(seqs, f"{plant}/d/p", float(i), start + timedelta(minutes=50 * i))
+                for i in range(10)]  # fmt: skip
+        thinned = [thin(seqs, f"{plant}/d/p", start + timedelta(minutes=30 + 90 * i), 60, -1.0,
+                        50.0 + i, 3.0) for i in range(4)]  # fmt: skip
+        assert (
+            await t.ingest(batch(agent, plant, readings=sent, aggregates=thinned), token)
+        ).status_code == 200
+    with engine.begin() as conn:  # what version-2 code kept: the raw readings only
+        conn.execute(text("DELETE FROM reading_hourly"))
+        conn.execute(text("DELETE FROM reading_daily"))
+        conn.execute(text(migrations.BACKFILL_ROLLUP_SQL))
+        conn.execute(text(migrations.BACKFILL_DAILY_SQL))
+        conn.execute(text("UPDATE schema_meta SET value = '2' WHERE key = 'schema_version'"))
+    assert rows(engine, ROLLUP) != rows(engine, ROLLUP_OF_RAW)
+
+    init_db(engine)
+
+    assert rows(engine, "SELECT value FROM schema_meta") == [(str(SCHEMA_VERSION),)]
+    assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
+    assert rows(engine, DAILY) == rows(engine, DAILY_OF_RAW)
+    assert rows(engine, "SELECT MAX(max_value), SUM(samples) FROM reading_daily") == [(53.0, 250)]
+    init_db(engine)  # and again: nothing is added twice
+    assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
+
+
 async def test_the_rollup_kept_on_ingest_equals_the_raw_readings(
     database_url: str, engine: Engine
 ) -> None:
@@ -138,13 +206,26 @@ async def test_the_rollup_kept_on_ingest_equals_the_raw_readings(
             reading(seqs, f"{plant}/d/p0", -3.0 + i, start + timedelta(minutes=13 * i + 1))
             for i in range(10)
         ]
+        # Thinned minutes: two in one hour of p1 (one bad, no value), one beside raw p0 readings.
+        thinned = [
+            thin(seqs, f"{plant}/d/p1", start + timedelta(minutes=121), 12, 0.5, 9.5, 4.0),
+            thin(seqs, f"{plant}/d/p1", start + timedelta(minutes=122), 3, None, None, None),
+            thin(seqs, f"{plant}/d/p0", start + timedelta(minutes=14), 60, -8.0, 30.0, 1.25),
+        ]
         for b in (batch(agent, plant, readings=first, batch_id="a"),
                   batch(agent, plant, readings=first, batch_id="a"),  # sent twice: counted once
-                  batch(agent, plant, readings=later, batch_id="b")):  # fmt: skip
+                  batch(agent, plant, readings=later, aggregates=thinned, batch_id="b"),
+                  batch(agent, plant, aggregates=thinned, batch_id="b")):  # fmt: skip
             assert (await t.ingest(b, token)).status_code == 200
     assert rows(engine, ROLLUP) == rows(engine, ROLLUP_OF_RAW)
     assert rows(engine, DAILY) == rows(engine, DAILY_OF_RAW)
     assert len(rows(engine, DAILY)) >= 3
+    # Sums (floats, so apart): 02:00 holds p1's raw 02:10 reading and 12 thinned with a value.
+    sums = dict(rows(engine, "SELECT hour_ts, SUM(sum_value) FROM reading_hourly GROUP BY 1"))
+    raw = dict(rows(engine, SUM_OF_RAW))
+    hour = to_us(start + timedelta(hours=2))
+    assert sums[hour] == pytest.approx(raw.get(hour, 0.0) + 12 * 4.0)
+    assert sums[to_us(start)] == pytest.approx(raw[to_us(start)] + 60 * 1.25)
 
     # KPI completeness over a period with ragged ends reads whole days from the daily roll-up
     # and the ends from the hourly one: the same count as the raw readings of those hours.

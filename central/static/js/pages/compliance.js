@@ -1,5 +1,6 @@
 // Compliance: a plant's evidence ledger over a period (each exposure limit of its limit set
-// against the day's readings, the exceedances with their evidence, what was not evaluated),
+// against the day's readings, the exceedances with their evidence, the agents' own exposure
+// judgements, what was not evaluated),
 // and the report as CSV or HTML. Downloads go through fetch with the bearer token (never a
 // token in a link) and are saved from a blob URL.
 
@@ -48,10 +49,36 @@ function exceedances(ledger) {
         { key: "kind", label: "Limit", cell: (e) => `${e.kind.toUpperCase()} ${fmtNumber(e.limit)} ${e.unit}` },
         { key: "observed", label: "Observed", num: true, cell: (e) => `${fmtNumber(e.observed)} ${e.unit}` },
         { key: "readings_over", label: "Readings over", num: true },
+        { key: "thinned_over", label: "Thinned minutes over", num: true, cell: (e) => String(e.thinned_over ?? 0) },
         { key: "calibration_status", label: "Calibration" },
       ],
       ledger.exceedances ?? [],
       { empty: "No limit was exceeded in this period." },
+    ),
+  );
+}
+
+// What the agents judged from every reading (STEL, shift TWA, noise dose): central cannot
+// recompute those from daily figures.
+function exposureFindings(ledger) {
+  const rows = ledger.exposure_findings ?? [];
+  const more = ledger.exposure_findings_truncated ? " (the first ones)" : "";
+  return h(
+    "section",
+    { class: "panel" },
+    h("h2", { text: "Exposure as judged by the agents" }),
+    h("p", { class: "muted small", text: `${ledger.exposure_exceedance_count ?? 0} exposure limit(s) exceeded${more}` }),
+    dataTable(
+      [
+        { key: "date", label: "Day" },
+        { key: "point", label: "Point" },
+        { key: "kind", label: "Kind" },
+        { key: "judged", label: "Judged", cell: (f) => (f.exceeded ? `${f.judged} (over the limit)` : f.judged) },
+        { key: "value", label: "Value", num: true, cell: (f) => `${fmtNumber(f.value)} / ${fmtNumber(f.limit)} ${f.unit}` },
+        { key: "coverage", label: "Coverage", num: true, cell: (f) => (f.coverage == null ? "" : `${Math.round(f.coverage * 100)} %`) },
+      ],
+      rows,
+      { empty: "No exposure alarm or shift report from the agents in this period." },
     ),
   );
 }
@@ -162,6 +189,7 @@ export async function render(ctx) {
       body.replaceChildren(
         header(ledger),
         exceedances(ledger),
+        exposureFindings(ledger),
         ...(ledger.points ?? []).map(pointSection),
         notEvaluated(ledger) ?? "",
       );

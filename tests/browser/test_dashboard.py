@@ -372,6 +372,10 @@ def test_trend_picks_buckets_from_the_span_and_zooms_by_drag(
     for preset, bucket in (("24 h", "1m"), ("7 d", "1h"), ("30 d", "1h"), ("1 h", "raw")):
         page.get_by_role("button", name=preset, exact=True).click()
         expect(chart).to_have_attribute("data-bucket", bucket)
+    # A preset span follows the clock: the agent's new readings appear without a reload.
+    expect(page.locator(".view-trend .panel p")).to_contain_text("live")
+    count = chart.get_attribute("data-count")
+    expect(chart).not_to_have_attribute("data-count", count or "", timeout=4 * UI_S * 1000)
     # Drag across the middle third of the plot: the span shrinks, the data is fetched again.
     before = page.locator(".view-trend .panel p").inner_text()
     box = page.locator(".chart .u-over").bounding_box()
@@ -383,4 +387,5 @@ def test_trend_picks_buckets_from_the_span_and_zooms_by_drag(
     page.mouse.up()
     expect(page.locator(".view-trend .panel p")).not_to_have_text(before)
     expect(chart).to_have_attribute("data-bucket", "raw")
+    expect(page.locator(".view-trend .panel p")).not_to_contain_text("live")  # a zoom holds still
     assert browsing.errors == []

@@ -2,10 +2,14 @@
 // longer ones, chosen from the span shown so a chart never asks for more than ~2,000 points.
 // Zoom by the presets (1 h, 24 h, 7 d, 30 d) or by dragging across the chart; each zoom
 // fetches the span again at the resolution it deserves. Alarm limits are drawn as lines.
+// A preset span ends now and follows the clock (fetched again every few seconds, the chart
+// updated in place); a zoom by drag holds still. Buckets holding readings the agent thinned
+// (its outbox short of disk during an outage) are counted under the chart.
 
 import uPlot from "../../vendor/uplot/uPlot.esm.js";
 import { get, idPath } from "../api.js";
 import { banner, fmtNumber, fmtTime, h, setText } from "../dom.js";
+import { sleep } from "../refresh.js";
 
 const PRESETS = [
   ["1 h", 3600],
@@ -13,6 +17,7 @@ const PRESETS = [
   ["7 d", 7 * 86400],
   ["30 d", 30 * 86400],
 ];
+const LIVE_MS = 5000;
 const MAX_PAGES = 6;
 const PAGE_LIMIT = 5000;
 const LIMIT_COLOURS = { hh: "#b91c1c", h: "#d9480f", l: "#1f5fa8", ll: "#5b21b6" };
@@ -196,11 +201,15 @@ export async function render(ctx) {
 
   let chart = null;
   let request = 0;
+  let following = null; // the preset span (s) that ends now, or null after a zoom by drag
 
-  async function show(startS, endS, preset = null) {
+  async function show(startS, endS, preset = null, update = false) {
     const mine = ++request;
+    following = preset;
     for (const b of presets.children) b.setAttribute("aria-pressed", String(b.dataset.span === String(preset)));
-    setText(range, `loading ${fmtTime(new Date(startS * 1000).toISOString())} – ${fmtTime(new Date(endS * 1000).toISOString())}…`);
+    if (!update) {
+      setText(range, `loading ${fmtTime(new Date(startS * 1000).toISOString())} – ${fmtTime(new Date(endS * 1000).toISOString())}…`);
+    }
     let series;
     try {
       series = await fetchSeries(point, startS, endS, signal);
@@ -213,15 +222,27 @@ export async function render(ctx) {
     const columns = toColumns(series);
     const xs = columns[0];
     const n = xs.length;
-    chart?.destroy();
-    chart = new uPlot(chartOptions(chartBox.clientWidth || 320, series, limits, show), columns, chartBox);
+    if (update && chart && chartBox.dataset.bucket === series.bucket) {
+      chart.setData(columns, false); // in place: no flicker, the legend and cursor stay
+    } else {
+      chart?.destroy();
+      chart = new uPlot(chartOptions(chartBox.clientWidth || 320, series, limits, show), columns, chartBox);
+    }
     chart.setScale("x", { min: startS, max: endS });
     chartBox.dataset.bucket = series.bucket;
     chartBox.dataset.count = String(n);
+    chartBox.dataset.updatedAt = new Date().toISOString();
     const what = series.bucket === "raw" ? `${n} readings` : `${n} buckets of ${series.bucket}`;
+    const thinned = (series.buckets ?? []).reduce((sum, b) => sum + (b.thinned ?? 0), 0);
     setText(
       range,
-      `${fmtTime(series.start)} – ${fmtTime(series.end)} · ${what}${series.truncated ? " (first pages only: zoom in for all)" : ""}${n ? "" : " · no data in this span"}`,
+      [
+        `${fmtTime(series.start)} – ${fmtTime(series.end)} · ${what}`,
+        series.truncated ? " (first pages only: zoom in for all)" : "",
+        n ? "" : " · no data in this span",
+        thinned ? ` · ${thinned} readings thinned into per-minute aggregates by the agent (outbox short of disk)` : "",
+        following ? " · live" : "",
+      ].join(""),
     );
   }
 
@@ -252,4 +273,18 @@ export async function render(ctx) {
 
   const end = Date.now() / 1000;
   await show(end - 3600, end, 3600);
+
+  // Follow the clock while a preset span is shown (one fetch at a time, none while hidden).
+  (async () => {
+    while (!signal.aborted) {
+      try {
+        await sleep(LIVE_MS, signal);
+      } catch {
+        return; // the view was left
+      }
+      if (following === null || document.hidden) continue;
+      const now = Date.now() / 1000;
+      await show(now - following, now, following, true);
+    }
+  })();
 }

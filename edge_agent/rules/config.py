@@ -141,6 +141,7 @@ class Priorities(_Model):
     noise_dose: AlarmPriority = AlarmPriority.HIGH
     noise_action: AlarmPriority = AlarmPriority.MEDIUM
     projection: AlarmPriority = AlarmPriority.LOW
+    stel_excursions: AlarmPriority = AlarmPriority.MEDIUM
 
 
 class ExposureSettings(_Model):
@@ -150,6 +151,10 @@ class ExposureSettings(_Model):
     max_gap_intervals: float = Field(2.0, ge=1)  # §3: a value holds at most 2 poll intervals
     min_coverage: float = Field(7 / 8, gt=0, le=1)  # §3 [T2][T7]: >= 7 h of 8 h sampled
     projection_interval_s: float = Field(60.0, gt=0)  # how often tick projects the shift
+    # hse-standards.md §3 [T8] (ACGIH): STEL excursions at most 4 a day and at least 60 min
+    # apart; a shift breaking either raises exposure.stel_excursions. None: not checked.
+    stel_excursions_per_shift: int | None = Field(4, ge=1)
+    stel_excursion_spacing_s: float = Field(3600.0, ge=0)
     noise: NoiseSettings | None = None
     priorities: Priorities = Field(default_factory=Priorities)
 

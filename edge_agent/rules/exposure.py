@@ -4,7 +4,8 @@ Per point with a limit (hse-standards.md §3, §4, §5):
 
 - **ceiling / MAC**: every instantaneous value against the ceiling (``exposure.ceiling``);
 - **STEL**: the 15-min time-weighted mean of a sliding window, evaluated at every sample
-  (``exposure.stel``); excursions above it are counted for the ACGIH 4-a-day rule [T8];
+  (``exposure.stel``); excursions above it are counted for the ACGIH rule [T8] (at most 4 a
+  shift, at least 60 min apart; ``exposure.stel_excursions`` when a shift breaks it);
 - **TWA**: ``D / 8 h`` over the current shift (``exposure.twa``), for gases and dust; for a
   shift longer than 8 h also the worst 8 h of it (OSHA's practice, §3 [T2]), as a figure;
 - **noise**: ISO 9612 LEX,8h (3 dB exchange) or the OSHA dose (5 dB exchange, 80 dB threshold)
@@ -115,6 +116,9 @@ class ExposureTracker:
         "dose_alarm",
         "dose_limit",
         "emitter",
+        "excursion_alarm",
+        "excursion_max",
+        "excursion_spacing_s",
         "excursions",
         "held_from",
         "last_t",
@@ -186,6 +190,13 @@ class ExposureTracker:
 
         self.ceiling_alarm = alarm("ceiling", ceiling, pri.ceiling) if ceiling is not None else None
         self.stel_alarm = alarm("stel", stel_limit, pri.stel) if stel_limit is not None else None
+        self.excursion_max = settings.stel_excursions_per_shift
+        self.excursion_spacing_s = settings.stel_excursion_spacing_s
+        self.excursion_alarm = (
+            alarm("stel_excursions", float(self.excursion_max), pri.stel_excursions, "excursions")
+            if stel_limit is not None and self.excursion_max is not None
+            else None
+        )
         self.dose_alarm: Alarm | None = None
         self.action_alarm: Alarm | None = None
         self.projection_alarm: Alarm | None = None
@@ -314,7 +325,7 @@ class ExposureTracker:
                 was = a.active
                 a.evaluate(cond, stel, now)
                 if a.active and not was:
-                    self.excursions.append(t)
+                    self._excursion(t, now)
         a = self.dose_alarm
         if a is not None:
             cond = self.dose > self.dose_limit
@@ -325,6 +336,19 @@ class ExposureTracker:
                 cond = self.dose > self.action_dose
                 if cond or a.cond or a.active:
                     a.evaluate(cond, _finite(self.headline(self.dose)), now)
+
+    def _excursion(self, t: float, now: float) -> None:
+        """Count a STEL excursion; too many in the shift, or too close to the previous one,
+        raises ``exposure.stel_excursions`` until the shift ends (§3 [T8])."""
+        self.excursions.append(t)
+        a = self.excursion_alarm
+        if a is None or a.active:
+            return
+        n = len(self.excursions)
+        too_many = self.excursion_max is not None and n > self.excursion_max
+        too_close = n >= 2 and t - self.excursions[-2] < self.excursion_spacing_s
+        if too_many or too_close:
+            a.evaluate(True, float(n), now)
 
     def _add(self, start: float, end: float, x: float, now: float) -> None:
         """Add a held segment to the window and to the shift(s) it falls in."""
@@ -392,6 +416,9 @@ class ExposureTracker:
         for a in (self.dose_alarm, self.action_alarm, self.projection_alarm):
             if a is not None and (a.cond or a.active):
                 a.evaluate(False, final, end_ts)
+        a = self.excursion_alarm
+        if a is not None and (a.cond or a.active):
+            a.evaluate(False, float(len(self.excursions)), end_ts)
         self.shift = shift = self.clock.at(t)
         length = shift.end - shift.start
         if self.mode is Mode.GAS and self.averages and shift.on and length > self.reference_s:

@@ -344,7 +344,8 @@ def exposure_event(seqs: Seqs, point: str, ts: str, kind: str, transition: str =
 
 async def test_the_agents_exposure_judgements_are_in_the_ledger(target: Target) -> None:
     """CO (daily mean 11.0, under its TWA): the agent raised a STEL exceedance at 2025-06-01
-    20:00Z (local Jun 2, 04:00), a TWA projection (a warning) and reported the shift (TWA 9.5,
+    20:00Z (local Jun 2, 04:00), a TWA projection (a warning), a break of the ACGIH excursion
+    rule (a practice, not a limit of the set) and reported the shift (TWA 9.5,
     coverage 0.9, under the limit); a clear, a limit alarm and a fault are not exposure
     findings. The daily figures hold no breach, yet the plant is not compliant: 1 exceeded."""
     shift = {"figures": [
@@ -362,6 +363,8 @@ async def test_the_agents_exposure_judgements_are_in_the_ledger(target: Target) 
             exposure_event(seqs, cp, "2025-06-01T20:20:00Z", "exposure.stel", "clear"),
             exposure_event(seqs, cp, "2025-06-01T21:00:00Z", "exposure.twa_projection",
                            value=18.0, limit=17.18),
+            exposure_event(seqs, cp, "2025-06-01T22:00:00Z", "exposure.stel_excursions",
+                           value=5.0, limit=4.0),
             exposure_event(seqs, cp, "2025-06-02T00:00:00Z", "exposure.shift", "report",
                            value=9.5, limit=17.18, details=shift),
             exposure_event(seqs, cp, "2025-06-02T01:00:00Z", "limit.hh",
@@ -385,9 +388,10 @@ async def test_the_agents_exposure_judgements_are_in_the_ledger(target: Target) 
     assert found == [
         ("2025-06-02", "exposure.stel", "exceeded", True, 40.1, None),
         ("2025-06-02", "exposure.twa_projection", "projected", False, 18.0, None),
+        ("2025-06-02", "exposure.stel_excursions", "excursion_rule", False, 5.0, None),
         ("2025-06-02", "exposure.shift", "shift_report", False, 9.5, 0.9),
     ]
-    report = ledger["exposure_findings"][2]
+    report = ledger["exposure_findings"][3]
     assert [f["name"] for f in report["figures"]] == ["twa", "stel"]
     assert (report["device_serial"], report["unit"]) == ("SN-2", "ppm")
     assert ledger["exposure_findings_truncated"] is False
@@ -399,6 +403,7 @@ async def test_the_agents_exposure_judgements_are_in_the_ledger(target: Target) 
             for x in rows] == [
         ("exposure.stel", "exceeded", "1", "40.1", "34.36", ""),
         ("exposure.twa_projection", "projected", "0", "18", "17.18", ""),
+        ("exposure.stel_excursions", "excursion_rule", "0", "5", "4", ""),
         ("exposure.shift", "shift_report", "0", "9.5", "17.18", "0.9"),
     ]  # fmt: skip
     html = (await target.get("/api/v1/compliance/report", officer, plant=plant, start=START,

@@ -235,6 +235,56 @@ def test_stel_is_a_sliding_15_minute_window_evaluated_at_every_sample() -> None:
     assert snap.stel_excursions == 1  # ACGIH: at most 4 a day, 60 min apart (§3 [T8])
 
 
+def excursion(gap_min: int) -> list[float]:
+    """12 ppm for 8 min (the STEL, limit 5 ppm, rises above it at the 7th: 7·12/15 = 5.6), then
+    0 ppm for ``gap_min`` min (the window empties of 12s 15 min after the last one)."""
+    return [12.0] * 8 + [0.0] * gap_min
+
+
+def test_stel_excursions_closer_than_60_minutes_break_the_acgih_rule() -> None:
+    # Excursions start at minutes 7 and 7 + 28 = 35: 28 min apart < 60 (§3 [T8]).
+    h = Harness([h2s()], limit_set=h2s_limit_set(twa=None), start=T0 - MIN)
+    h.values(excursion(20), dt=MIN)
+    assert only(h.events, "exposure.stel_excursions") == []
+    (raised,) = only(h.values(excursion(20), dt=MIN), "exposure.stel_excursions")
+    assert (raised.transition, raised.ts, raised.value, raised.limit) == (
+        "raise",
+        T0 + (28 + 7) * MIN,
+        2.0,
+        4.0,
+    )
+    assert raised.priority is not None
+    assert raised.priority.value == "medium"
+    # It holds for the rest of the shift and clears when the shift ends (14:00).
+    h.values(excursion(20), dt=MIN)
+    assert len(only(h.events, "exposure.stel_excursions")) == 1
+    h.values([0.0] * (8 * 60 - 3 * 28 + 1), dt=MIN)  # the last one at 14:00
+    (cleared,) = only(h.events, "exposure.stel_excursions")[1:]
+    assert (cleared.transition, cleared.value) == ("clear", 3.0)
+    assert h.engine.exposure()[0].stel_excursions == 0  # the new shift's count
+
+
+def test_a_fifth_stel_excursion_in_a_shift_breaks_the_acgih_rule() -> None:
+    # Five excursions 70 min apart (>= 60): the first four are within the rule, the fifth not.
+    h = Harness([h2s()], limit_set=h2s_limit_set(twa=None), start=T0 - MIN)
+    for _ in range(4):
+        h.values(excursion(62), dt=MIN)
+    assert h.engine.exposure()[0].stel_excursions == 4
+    assert only(h.events, "exposure.stel_excursions") == []
+    (raised,) = only(h.values(excursion(62), dt=MIN), "exposure.stel_excursions")
+    assert (raised.transition, raised.value) == ("raise", 5.0)
+
+
+def test_the_excursion_rule_can_be_switched_off() -> None:
+    settings = ExposureSettings(stel_excursions_per_shift=None)
+    h = Harness([h2s()], limit_set=h2s_limit_set(twa=None), start=T0 - MIN,
+                config=RulesConfig(exposure=settings))  # fmt: skip
+    for _ in range(6):
+        h.values(excursion(20), dt=MIN)
+    assert h.engine.exposure()[0].stel_excursions == 6
+    assert only(h.events, "exposure.stel_excursions") == []
+
+
 def test_ceiling_against_a_china_mac_in_mg_m3() -> None:
     # GBZ 2.1-2019: H2S MAC 10 mg/m³; at 20 °C (24.06 L/mol, §2.3):
     # 10 · 24.06 / 34.08 = 7.0599 ppm

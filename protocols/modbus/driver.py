@@ -10,11 +10,16 @@ or bad, ``write(point, value)`` drives a coil or holding register. Options:
     forbidden_ranges     [(table, first, last), ...]   addresses never to read
     reconnect_min_s      float > 0       first reconnect delay (default 0.5 s)
     reconnect_max_s      float           longest reconnect delay (default 30 s)
+    refusal_retry_s      float > 0       how long a refused span is avoided (default 600 s)
 
 What a failed read looks like: an exception response marks the points of that block bad with
 ``modbus.exception.<code>``; on 02 (illegal address) or 03 (illegal value, e.g. too long a read)
 the block is split in halves and retried, down to single points, and the refused spans are
-remembered so the next plan avoids them. A timeout marks the block bad with ``modbus.timeout``
+remembered so the next plans avoid them. A refusal is remembered for ``refusal_retry_s``
+(monotonic clock) from the last time the device gave it: devices get reconfigured and updated,
+so after that the span is forgotten and the planner may merge across it again; refused again, it
+is remembered again. A block the device answers proves the spans inside it readable: they are
+forgotten at once. A timeout marks the block bad with ``modbus.timeout``
 (and, so a poll costs at most one timeout per unit id, the unit's other blocks too). A dropped
 connection marks everything not yet read ``modbus.disconnected``; the driver reconnects at later
 polls with exponential backoff and jitter, and until the next attempt is due ``read`` returns
@@ -23,8 +28,9 @@ bad samples at once.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -68,6 +74,7 @@ _OPTIONS = (
     "forbidden_ranges",
     "reconnect_min_s",
     "reconnect_max_s",
+    "refusal_retry_s",
 )
 _SPLIT_CODES = (2, 3)  # ILLEGAL DATA ADDRESS, ILLEGAL DATA VALUE
 _TIMEOUTS_BEFORE_RECONNECT = 3  # consecutive unanswered requests on TCP before reconnecting
@@ -88,7 +95,10 @@ class ModbusDriver:
         forbidden_ranges: Sequence[Sequence[object]] = (),
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
+        refusal_retry_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` (monotonic seconds) times reconnects and refusals; injectable for tests."""
         self.endpoint = endpoint
         self.url = endpoint.url
         self.timeouts = timeouts or Timeouts()
@@ -100,9 +110,11 @@ class ModbusDriver:
             "max_gap": _checked_int("max_gap", max_gap, 0, 0xFFFF),
             "forbidden_ranges": normalize_forbidden(forbidden_ranges),
         }
+        self._refusal_retry_s = _checked_seconds(self.url, "refusal_retry_s", refusal_retry_s)
+        self._clock = clock
         try:
             self._schedule = ReconnectSchedule(
-                min_s=float(reconnect_min_s), max_s=float(reconnect_max_s)
+                min_s=float(reconnect_min_s), max_s=float(reconnect_max_s), clock=clock
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(
@@ -111,7 +123,8 @@ class ModbusDriver:
             ) from exc
         self._conn = ModbusConnection(endpoint, self.timeouts)
         self._log = structlog.get_logger("protocols.modbus").bind(device=self.url)
-        self._refused: set[RefusedSpan] = set()
+        # Each span the device refused (exception 02/03), and when it may be tried again.
+        self._refused: dict[RefusedSpan, float] = {}
         self._replans: dict[int, tuple[ReadPlan, ReadPlan]] = {}
         self._health = ConnectionHealth(self._log)
         self._ever_connected = False
@@ -154,7 +167,7 @@ class ModbusDriver:
 
     def plan(self, points: Sequence[Any]) -> ReadPlan:
         """Merge ``points`` (``ModbusPoint``) into block reads; a bad spec is a ``ConfigError``."""
-        return plan_reads(points, refused=frozenset(self._refused), **self._plan_options)
+        return plan_reads(points, refused=self._active_refusals(), **self._plan_options)
 
     async def read(self, plan: ReadPlan) -> list[Sample]:
         """One sample per point of ``plan``, in its order; never raises for device trouble."""
@@ -261,6 +274,8 @@ class ModbusDriver:
             return "answered"
         self._timeouts_in_row = 0
         self._health.values.add(block.count)
+        if self._refused:
+            self._forget_accepted(block)
         now = time.time()
         decoders, widths = plan.decoders, plan.widths
         big, little = (b"", b"") if block.table.is_bit_table else block_bytes(data)
@@ -355,36 +370,67 @@ class ModbusDriver:
 
     def statistics(self) -> DriverStatistics:
         return self._health.snapshot(
-            self.url, connected=self._conn.connected, refused_spans=len(self._refused)
+            self.url, connected=self._conn.connected, refused_spans=len(self._active_refusals())
         )
 
     @property
     def refused_spans(self) -> frozenset[RefusedSpan]:
-        """Spans the device answered with exception 02/03; later plans avoid them."""
+        """Spans the device answered with exception 02/03 within the last ``refusal_retry_s``;
+        plans avoid them until then."""
+        return self._active_refusals()
+
+    def _active_refusals(self) -> frozenset[RefusedSpan]:
+        """The remembered refusals, after forgetting those whose retry time has come."""
+        if self._refused:
+            now = self._clock()
+            for span in [s for s, retry_at in self._refused.items() if retry_at <= now]:
+                del self._refused[span]
         return frozenset(self._refused)
 
     def _current(self, plan: ReadPlan) -> ReadPlan:
-        """``plan``, re-planned if the device refused something since it was made."""
-        if plan.refused == self._refused:
+        """``plan``, re-planned if the refusals changed (learned or forgotten) since it was made."""
+        refused = self._active_refusals()
+        if plan.refused == refused:
             return plan
         kept = self._replans.get(id(plan))
-        if kept is not None and kept[0] is plan and kept[1].refused == self._refused:
+        if kept is not None and kept[0] is plan and kept[1].refused == refused:
             return kept[1]
-        replanned = replan(plan, frozenset(self._refused))
+        replanned = replan(plan, refused)
         if len(self._replans) >= _REPLANS_KEPT:
             self._replans.clear()
         self._replans[id(plan)] = (plan, replanned)
         return replanned
 
     def _remember_refused(self, block: Block) -> None:
-        if block.span not in self._refused:
-            self._refused.add(block.span)
+        """Avoid ``block``'s span for ``refusal_retry_s`` from now (again, if already known)."""
+        known = block.span in self._refused
+        self._refused[block.span] = self._clock() + self._refusal_retry_s
+        if not known:
             self._log.info(
                 "refused_block",
                 unit_id=block.unit_id,
                 table=block.table.value,
                 first=block.start,
                 last=block.last,
+                retry_in_s=self._refusal_retry_s,
+            )
+
+    def _forget_accepted(self, block: Block) -> None:
+        """The device answered ``block``: no span inside it is refused any more."""
+        unit_id, table, first, last = block.span
+        accepted = [
+            span
+            for span in self._refused
+            if span[:2] == (unit_id, table) and first <= span[2] and span[3] <= last
+        ]
+        for span in accepted:
+            del self._refused[span]
+            self._log.info(
+                "refused_block_accepted",
+                unit_id=unit_id,
+                table=table.value,
+                first=span[2],
+                last=span[3],
             )
 
     def _fill(
@@ -401,6 +447,17 @@ class ModbusDriver:
                 samples[m] = Sample(
                     points[m].key, None, Quality.BAD, now, reason=reason, status_code=code
                 )
+
+
+def _checked_seconds(url: str, name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigError(f"{url}: option {name}={value!r} must be a number of seconds > 0")
+    return float(value)
 
 
 def _checked_int(name: str, value: object, lo: int, hi: int) -> int:

@@ -17,6 +17,8 @@ from device_profiles import DeviceProfile
 from protocols import Quality, Sample, Timeouts
 from protocols.modbus import DataType, ModbusPoint, Table, WordOrder
 from protocols.modbus.driver import ModbusDriver
+from protocols.modbus.endpoint import parse_url
+from simulators.modbus.unit import ProfileUnit
 from simulators.modbus_server import ModbusSimServer
 from tests.integration.test_modbus_tcp import by_key, sim, specs
 from tests.support.ports import free_port
@@ -276,3 +278,137 @@ async def test_device_with_a_shorter_read_limit_is_learned_without_losing_values
     assert failures[0] > 0
     assert failures == sorted(failures, reverse=True)
     assert failures[-1] == 0
+
+
+class SetClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def profile_unit(server: ModbusSimServer) -> ProfileUnit:
+    unit = server.units[0]
+    assert isinstance(unit, ProfileUnit)
+    return unit
+
+
+class Poller:
+    """Reads ``plan`` at given clock times; each poll returns (requests, exceptions) it cost and
+    the refused spans counted after it, and checks every value came back right."""
+
+    def __init__(self, driver: ModbusDriver, clock: SetClock, points: list[ModbusPoint]) -> None:
+        self.driver, self.clock, self.points = driver, clock, points
+        self.plan = driver.plan(points)
+
+    async def at(self, t: float, *, bad: frozenset[str] = frozenset()) -> tuple[int, int, int]:
+        self.clock.now = 1000.0 + t
+        before = self.driver.statistics()
+        samples = by_key(await bounded_read(self.driver, self.plan))
+        after = self.driver.statistics()
+        assert {k for k, s in samples.items() if s.quality is Quality.BAD} == bad
+        assert all(samples[p.key].value == p.address for p in self.points if p.key not in bad)
+        return (
+            after.requests - before.requests,
+            after.extra["exceptions"] - before.extra["exceptions"],
+            after.extra["refused_spans"],
+        )
+
+
+@pytest.fixture
+async def gap_refusing_device() -> AsyncIterator[tuple[ModbusSimServer, list[ModbusPoint]]]:
+    """Holding 0..4 and 6..9; register 5, between them and no point's, is refused (exception 02)."""
+    profile = profile_with(
+        [(f"r{a}", a) for a in range(10) if a != 5], forbidden_ranges=[("holding", 5, 5)]
+    )
+    device = sim(profile, unit_id=1)
+    async with ModbusSimServer([device]) as server:
+        yield server, specs(device)
+
+
+async def test_a_refused_span_is_tried_again_after_refusal_retry_s_and_merged_once_accepted(
+    gap_refusing_device: tuple[ModbusSimServer, list[ModbusPoint]],
+) -> None:
+    server, points = gap_refusing_device
+    clock, retry_s = SetClock(), 60.0
+    endpoint = parse_url(server.endpoint)
+    driver = ModbusDriver(endpoint, timeouts=TIMEOUTS, refusal_retry_s=retry_s, clock=clock)
+    async with driver:
+        poll = Poller(driver, clock, points)
+        assert poll.plan.requests == 1  # register 5 bridged (max_gap 10): the device refuses it
+        learned = await poll.at(0.0)
+        avoided = await poll.at(retry_s - 0.1)
+        clock.now = 1000.0 + retry_s
+        forgotten = driver.statistics().extra["refused_spans"]  # due for a retry: none avoided
+        retried = await poll.at(retry_s)
+        profile_unit(server).forbidden.clear()  # reconfigured: register 5 reads now
+        still_avoided = await poll.at(2 * retry_s - 0.1)
+        merged = await poll.at(2 * retry_s)
+        steady = await poll.at(2 * retry_s + 1.0)
+        replanned = driver.plan(points)
+        refused = driver.refused_spans
+    # 0..9, 4..9 and 4..6 refused; 0..3, 4, 6 and 7..9 read: 7 requests, 3 exceptions, 3 spans.
+    assert learned == (7, 3, 3)
+    assert avoided == (2, 0, 3)  # 0..4 and 6..9
+    assert forgotten == 0
+    assert retried == learned  # the merged block tried again, refused again, remembered again
+    assert still_avoided == (2, 0, 3)  # remembered anew at the retry: not asked before its time
+    assert merged == steady == (1, 0, 0)  # back to the one merged block
+    assert replanned.requests == 1
+    assert refused == frozenset()
+
+
+async def test_a_point_refused_alone_keeps_its_refusal_fresh_and_is_forgotten_once_answered(
+    refusing_device: tuple[ModbusSimServer, list[ModbusPoint]],
+) -> None:
+    server, points = refusing_device
+    clock, retry_s = SetClock(), 60.0
+    endpoint = parse_url(server.endpoint)
+    driver = ModbusDriver(endpoint, timeouts=TIMEOUTS, refusal_retry_s=retry_s, clock=clock)
+    r5 = frozenset({"r5"})
+    async with driver:
+        poll = Poller(driver, clock, points)
+        learned = await poll.at(0.0, bad=r5)
+        refreshed = await poll.at(retry_s - 1.0, bad=r5)
+        # 0..9, 5..9 and 5..6 are due again, but r5 alone was refused a second ago: the merged
+        # block would be refused for certain, so it is not asked for.
+        expired = await poll.at(retry_s, bad=r5)
+        profile_unit(server).forbidden.clear()
+        with capture_logs() as logs:
+            answered = await poll.at(retry_s + 1.0)
+        merged = await poll.at(retry_s + 2.0)
+    assert learned == (7, 4, 4)  # 0..9, 5..9, 5..6, 5 refused; 0..4, 6, 7..9 read
+    assert refreshed == (3, 1, 4)  # 0..4, 5 (refused again, remembered anew), 6..9
+    assert expired == (3, 1, 1)
+    assert answered == (3, 0, 0)  # r5 answered alone: its refusal forgotten at once
+    assert merged == (1, 0, 0)
+    assert [(e["event"], e["first"], e["last"]) for e in logs] == [("refused_block_accepted", 5, 5)]
+
+
+async def test_in_real_time_a_tiny_refusal_retry_s_brings_back_the_merged_read(
+    gap_refusing_device: tuple[ModbusSimServer, list[ModbusPoint]],
+) -> None:
+    """The same in real time, with ``refusal_retry_s`` tiny: the device accepts register 5
+    again, and within a bounded wait the driver reads everything in one block."""
+    server, points = gap_refusing_device
+    async with ModbusDriver.from_url(
+        server.endpoint, timeouts=TIMEOUTS, refusal_retry_s=0.2
+    ) as driver:
+        plan = driver.plan(points)
+        await bounded_read(driver, plan)
+        learned = driver.statistics().extra["exceptions"]
+        profile_unit(server).forbidden.clear()
+        cost = 0
+        async with asyncio.timeout(10):
+            while cost != 1:
+                await asyncio.sleep(0.05)
+                before = driver.statistics().requests
+                samples = await bounded_read(driver, plan)
+                cost = driver.statistics().requests - before
+        stats = driver.statistics()
+    assert learned == 3  # 0..9, 4..9, 4..6
+    assert [s.value for s in samples] == [p.address for p in points]
+    assert stats.extra["refused_spans"] == 0

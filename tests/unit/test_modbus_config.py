@@ -93,6 +93,11 @@ def test_unknown_option_is_a_config_error_listing_the_known_ones() -> None:
         ({"max_gap": -3}, "max_gap=-3"),
         ({"forbidden_ranges": [("input", 9, 3)]}, r"forbidden_ranges\[0\]"),
         ({"reconnect_min_s": 5, "reconnect_max_s": 1}, "reconnect_min_s=5"),
+        ({"refusal_retry_s": 0}, "refusal_retry_s=0 must be a number of seconds > 0"),
+        ({"refusal_retry_s": -60}, "refusal_retry_s=-60 must be"),
+        ({"refusal_retry_s": "10 min"}, "refusal_retry_s='10 min' must be"),
+        ({"refusal_retry_s": float("inf")}, "refusal_retry_s=inf must be"),
+        ({"refusal_retry_s": True}, "refusal_retry_s=True must be"),
     ],
 )
 def test_bad_option_values_are_config_errors(options: dict[str, object], message: str) -> None:
@@ -107,6 +112,7 @@ def test_options_from_a_profile_are_accepted() -> None:
         max_block_bits=800,
         max_gap=4,
         forbidden_ranges=[("holding", 100, 119), ("coil", 0, 7)],
+        refusal_retry_s=300,
     )
     assert driver.statistics().requests == 0
 

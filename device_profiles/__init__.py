@@ -5,7 +5,7 @@ quantity, range, default alarm limits with their sources). A plant's ``DeviceEnt
 profile by id; :func:`resolve_device` turns the pair into driver point specs.
 """
 
-from .limits import LimitSet, LimitValue, NoiseLimits, NoiseRegime, SubstanceLimits
+from .limits import LimitSet, LimitValue, NoiseLimits, NoiseRegime, PeakAllowance, SubstanceLimits
 from .loader import Catalog, FieldProblem, ProfileError, load_limit_set, load_profile, load_scenario
 from .quantities import QUANTITIES, Quantity, UnitError, canonical_unit, conversion
 from .resolve import ResolvedDevice, ResolvedPoint, driver_spec, resolve_device
@@ -36,6 +36,7 @@ __all__ = [
     "LimitValue",
     "NoiseLimits",
     "NoiseRegime",
+    "PeakAllowance",
     "PointOverride",
     "PointProfile",
     "ProfileError",

@@ -60,15 +60,47 @@ class LimitValue(_Model):
         return self.value * factor + offset
 
 
+class PeakAllowance(LimitValue):
+    """A peak above the ceiling that is allowed for a while: OSHA Table Z-2 lets H2S reach 50 ppm
+    for at most 10 min once per 8-h shift (hse-standards.md §2.1 [G4][G5]). ``value`` is the
+    peak that is never allowed; above the ceiling but under it, a peak may last ``max_minutes``
+    and happen ``per_shift`` times."""
+
+    max_minutes: float = Field(gt=0)
+    per_shift: int = Field(1, ge=1)
+
+
 class SubstanceLimits(_Model):
     """Limits for one quantity. ``ceiling`` covers MAC (China) and C (OSHA/NIOSH)."""
 
     twa: LimitValue | None = None
     stel: LimitValue | None = None
     ceiling: LimitValue | None = None
+    peak: PeakAllowance | None = None
     idlh: LimitValue | None = None
     action_level: LimitValue | None = None
     note: str = ""
+
+    @model_validator(mode="after")
+    def _peak_above_a_ceiling(self) -> SubstanceLimits:
+        if self.peak is not None and self.ceiling is None:
+            raise FieldValueError.at(
+                ("peak",),
+                self.peak.value,
+                "a peak allowance needs the ceiling it allows a peak above",
+            )
+        if (
+            self.peak is not None
+            and self.ceiling is not None
+            and normalize_unit(self.peak.unit) == normalize_unit(self.ceiling.unit)
+            and self.peak.value <= self.ceiling.value
+        ):
+            raise FieldValueError.at(
+                ("peak", "value"),
+                self.peak.value,
+                f"the peak must be above the ceiling ({self.ceiling.value:g} {self.ceiling.unit})",
+            )
+        return self
 
 
 class NoiseRegime(enum.StrEnum):

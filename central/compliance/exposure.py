@@ -42,6 +42,8 @@ def judged(kind: str) -> str:
         return "projected"
     if kind == "exposure.noise_action":
         return "action_level"
+    if kind == "exposure.peak":
+        return "peak_allowance"  # above the ceiling, within the set's peak allowance
     if kind == "exposure.stel_excursions":
         return "excursion_rule"  # ACGIH's 4-a-shift / 60-min rule: a practice, not a set's limit
     return "other"

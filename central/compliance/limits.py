@@ -66,6 +66,23 @@ def resolve_limits(
                 lim = getattr(subst, kind)
                 if lim is not None:
                     native[kind] = lim
+        if subst is not None and subst.peak is not None and "ceiling" in native:
+            # A peak up to the peak value is allowed for a while (OSHA H2S): the day's maximum
+            # can only show that the peak value itself was passed; the agent judges the rest.
+            ceiling = native["ceiling"]
+            native["ceiling"] = subst.peak
+            skipped.append(
+                NotEvaluated(
+                    point=p.key,
+                    quantity=p.quantity,
+                    reason=f"ceiling {ceiling.value:g} {ceiling.unit} with a peak allowance "
+                    f"({subst.peak.value:g} {subst.peak.unit} for at most "
+                    f"{subst.peak.max_minutes:g} min, {subst.peak.per_shift} a shift): the day's "
+                    "maximum is compared with the peak; whether a peak above the ceiling kept "
+                    "to the allowance is judged by the agent (exposure.ceiling and "
+                    "exposure.peak, listed under exposure_findings)",
+                )
+            )
         changed = overrides.get(p.quantity)
         if changed is not None:
             for kind in BASIS:

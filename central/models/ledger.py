@@ -117,7 +117,8 @@ class ExposureFinding(SQLModel):
     ``exposure.twa_projection``, ``exposure.noise_action``, ``exposure.shift`` ..."""
     judged: str
     """``exceeded`` (a limit of the set), ``projected`` (a warning: the shift will end above
-    it), ``action_level`` (noise), ``excursion_rule`` (more than 4 STEL excursions in a shift,
+    it), ``action_level`` (noise), ``peak_allowance`` (above a ceiling, within the set's peak
+    allowance: OSHA H2S), ``excursion_rule`` (more than 4 STEL excursions in a shift,
     or two less than 60 min apart: ACGIH), ``shift_report``."""
     exceeded: bool
     """A limit exceeded: an ``exceeded`` alarm, or a shift report with a figure above its

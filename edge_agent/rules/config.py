@@ -136,6 +136,7 @@ class NoiseSettings(_Model):
 
 class Priorities(_Model):
     ceiling: AlarmPriority = AlarmPriority.CRITICAL
+    peak: AlarmPriority = AlarmPriority.HIGH
     stel: AlarmPriority = AlarmPriority.HIGH
     twa: AlarmPriority = AlarmPriority.HIGH
     noise_dose: AlarmPriority = AlarmPriority.HIGH

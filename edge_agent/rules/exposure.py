@@ -2,7 +2,10 @@
 
 Per point with a limit (hse-standards.md §3, §4, §5):
 
-- **ceiling / MAC**: every instantaneous value against the ceiling (``exposure.ceiling``);
+- **ceiling / MAC**: every instantaneous value against the ceiling (``exposure.ceiling``); where
+  the set allows a peak above it (OSHA H2S: 50 ppm for at most 10 min once a shift, §2.1), a
+  peak within the allowance is ``exposure.peak`` and the ceiling alarm waits for the allowance
+  to be broken;
 - **STEL**: the 15-min time-weighted mean of a sliding window, evaluated at every sample
   (``exposure.stel``); excursions above it are counted for the ACGIH rule [T8] (at most 4 a
   shift, at least 60 min apart; ``exposure.stel_excursions`` when a shift breaks it);
@@ -101,6 +104,15 @@ def noise_params(limits: NoiseLimits | None, settings: ExposureSettings) -> Nois
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Peak:
+    """A peak allowance above the ceiling, in the point's unit (device_profiles.PeakAllowance)."""
+
+    value: float
+    max_s: float
+    per_shift: int
+
+
 class ExposureTracker:
     """Running exposure of one point over its current shift and the sliding window."""
 
@@ -130,6 +142,10 @@ class ExposureTracker:
         "mode",
         "noise",
         "out_of_order",
+        "peak",
+        "peak_alarm",
+        "peak_from",
+        "peaks",
         "prev_t",
         "prev_x",
         "projected",
@@ -155,6 +171,7 @@ class ExposureTracker:
         settings: ExposureSettings,
         clock: ShiftClock,
         emitter: Emitter,
+        peak: Peak | None = None,
     ) -> None:
         point = state.point
         self.state = state
@@ -189,6 +206,12 @@ class ExposureTracker:
             )
 
         self.ceiling_alarm = alarm("ceiling", ceiling, pri.ceiling) if ceiling is not None else None
+        # With a peak allowance (OSHA H2S), the ceiling alarm waits for the allowance to be
+        # broken; a peak within it is its own alarm (exposure.peak).
+        self.peak = peak if ceiling is not None else None
+        self.peak_alarm = alarm("peak", ceiling, pri.peak) if self.peak is not None else None
+        self.peak_from: float | None = None
+        self.peaks = 0
         self.stel_alarm = alarm("stel", stel_limit, pri.stel) if stel_limit is not None else None
         self.excursion_max = settings.stel_excursions_per_shift
         self.excursion_spacing_s = settings.stel_excursion_spacing_s
@@ -234,7 +257,9 @@ class ExposureTracker:
     def alarms(self) -> list[Alarm]:
         alarms = (
             self.ceiling_alarm,
+            self.peak_alarm,
             self.stel_alarm,
+            self.excursion_alarm,
             self.dose_alarm,
             self.action_alarm,
             self.projection_alarm,
@@ -314,6 +339,8 @@ class ExposureTracker:
         a = self.ceiling_alarm
         if a is not None:
             cond = v > self.ceiling  # type: ignore[operator]
+            if self.peak is not None:
+                cond = self._beyond_peak(cond, t, v, now)
             if cond or a.cond or a.active:
                 a.evaluate(cond, v, now)
         a = self.stel_alarm
@@ -336,6 +363,26 @@ class ExposureTracker:
                 cond = self.dose > self.action_dose
                 if cond or a.cond or a.active:
                     a.evaluate(cond, _finite(self.headline(self.dose)), now)
+
+    def _beyond_peak(self, above: bool, t: float, v: float, now: float) -> bool:
+        """Track peaks above the ceiling; True when this one breaks the allowance: higher than
+        the peak value, longer than allowed, or one too many this shift."""
+        peak = self.peak
+        assert peak is not None
+        pa = self.peak_alarm
+        assert pa is not None
+        if not above:
+            self.peak_from = None
+        elif self.peak_from is None:
+            self.peak_from = t
+            self.peaks += 1
+        if above or pa.cond or pa.active:
+            pa.evaluate(above, v, now)
+        return above and (
+            v > peak.value
+            or t - self.peak_from > peak.max_s  # type: ignore[operator]
+            or self.peaks > peak.per_shift
+        )
 
     def _excursion(self, t: float, now: float) -> None:
         """Count a STEL excursion; too many in the shift, or too close to the previous one,
@@ -419,6 +466,8 @@ class ExposureTracker:
         a = self.excursion_alarm
         if a is not None and (a.cond or a.active):
             a.evaluate(False, float(len(self.excursions)), end_ts)
+        # A peak still going on at the shift change counts as the new shift's first.
+        self.peaks = 1 if self.peak_from is not None else 0
         self.shift = shift = self.clock.at(t)
         length = shift.end - shift.start
         if self.mode is Mode.GAS and self.averages and shift.on and length > self.reference_s:
@@ -653,6 +702,7 @@ class ExposureRule:
             return None
         mode = Mode.GAS
         ceiling = stel = twa = None
+        peak: Peak | None = None
         if point.quantity == "noise.laeq" and self.noise is not None:
             mode = Mode.OSHA if self.noise.regime is NoiseRegime.OSHA else Mode.ISO
         elif point.quantity == "noise.lcpeak":
@@ -665,6 +715,9 @@ class ExposureRule:
             if limits is None:
                 return None
             ceiling = self._in_unit(point.quantity, point.unit, "ceiling", limits.ceiling)
+            peak_value = self._in_unit(point.quantity, point.unit, "peak", limits.peak)
+            if peak_value is not None and limits.peak is not None:
+                peak = Peak(peak_value, limits.peak.max_minutes * 60.0, limits.peak.per_shift)
             stel = self._in_unit(point.quantity, point.unit, "stel", limits.stel)
             twa = self._in_unit(point.quantity, point.unit, "twa", limits.twa)
             if ceiling is None and stel is None and twa is None:
@@ -679,6 +732,7 @@ class ExposureRule:
             settings=self.settings,
             clock=self.clock,
             emitter=self.emitter,
+            peak=peak,
         )
         self.trackers.append(tracker)
         return tracker.observe

@@ -424,6 +424,45 @@ async def test_the_agents_exposure_judgements_are_in_the_ledger(target: Target) 
     assert (clean["compliant"], clean["exposure_findings"]) == (True, [])
 
 
+async def test_an_osha_h2s_peak_within_the_allowance_is_left_to_the_agent(
+    target: Target,
+) -> None:
+    """us-osha H2S: ceiling 20 ppm with a peak allowance of 50 ppm. Jun 1 peaks at 30 ppm (above
+    the ceiling, under the peak: the agent judged it, exposure.peak); Jun 2 reaches 55 ppm, over
+    the peak value itself: a breach whatever the duration."""
+    h2s = [("2025-06-01T02:00:00Z", 30.0), ("2025-06-01T03:00:00Z", 5.0),
+           ("2025-06-02T02:00:00Z", 55.0)]  # fmt: skip
+
+    def more(seqs: Seqs, plant: str) -> dict[str, list[Any]]:
+        hp = f"{plant}/gd-1/h2s"
+        return {"events": [exposure_event(seqs, hp, "2025-06-01T02:00:00Z", "exposure.peak",
+                                          value=30.0, limit=20.0)]}  # fmt: skip
+
+    plant = await plant_with(target, region="west", limit_set="us-osha", h2s=h2s, more=more)
+    director = await target.new_user("hq_director")
+    ledger = (
+        await target.get("/api/v1/compliance/ledger", director, plant=plant, start=START, end=END)
+    ).json()
+    (point,) = [p for p in ledger["points"] if p["point"].endswith("h2s")]
+    (lim,) = point["limits"]
+    assert (lim["kind"], lim["value"], lim["native_value"]) == ("ceiling", 50.0, 50.0)
+    assert "peak" in lim["source"]
+    d1, d2 = point["days"]
+    assert (d1["max"], d1["breaches"], d2["max"], d2["breaches"]) == (30.0, [], 55.0, ["ceiling"])
+    (x,) = ledger["exceedances"]
+    assert (x["date"], x["observed"], x["readings_over"]) == ("2025-06-02", 55.0, 1)
+    (note,) = [n for n in ledger["not_evaluated"] if "peak allowance" in n["reason"]]
+    assert note["point"] == point["point"]
+    assert "ceiling 20 ppm" in note["reason"]
+    (finding,) = ledger["exposure_findings"]
+    assert (finding["kind"], finding["judged"], finding["exceeded"]) == (
+        "exposure.peak",
+        "peak_allowance",
+        False,
+    )
+    assert (ledger["compliant"], ledger["exposure_exceedance_count"]) == (False, 0)
+
+
 async def test_what_if_lists_exactly_the_plants_pushed_out(target: Target) -> None:
     region = unique("wi")
     # L breaches today; M peaks at 5 ppm (under 7.06: compliant); N has no limit set, 3 ppm.

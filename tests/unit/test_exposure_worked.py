@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from device_profiles import LimitSet
-from device_profiles.limits import LimitValue, NoiseLimits, NoiseRegime, SubstanceLimits
+from device_profiles.limits import (
+    LimitValue,
+    NoiseLimits,
+    NoiseRegime,
+    PeakAllowance,
+    SubstanceLimits,
+)
 from edge_agent.records import EventRecord
 from edge_agent.rules import ExposureSettings, NoiseSettings, RulePoint, RulesConfig
 from edge_agent.rules.dose import (
@@ -283,6 +289,47 @@ def test_the_excursion_rule_can_be_switched_off() -> None:
         h.values(excursion(20), dt=MIN)
     assert h.engine.exposure()[0].stel_excursions == 6
     assert only(h.events, "exposure.stel_excursions") == []
+
+
+def osha_h2s() -> LimitSet:
+    """OSHA H2S: ceiling 20 ppm, a peak up to 50 ppm for at most 10 min once a shift (§2.1)."""
+    return LimitSet(
+        id="osha-test", name="OSHA (test)", jurisdiction="US", molar_volume_l=24.45,
+        substances={"gas.h2s": SubstanceLimits(
+            ceiling=LimitValue(value=20, unit="ppm", source="Table Z-2"),
+            peak=PeakAllowance(value=50, unit="ppm", max_minutes=10, per_shift=1,
+                               source="Table Z-2"))},
+    )  # fmt: skip
+
+
+def test_one_peak_within_the_osha_allowance_is_not_a_ceiling_breach() -> None:
+    # 30 ppm for 8 min (above the 20 ppm ceiling, under 50, shorter than 10 min): exposure.peak
+    # raises and clears; the ceiling alarm stays quiet.
+    h = Harness([h2s()], limit_set=osha_h2s(), start=T0 - MIN)
+    h.values([5.0] + [30.0] * 8 + [5.0], dt=MIN)
+    assert [(e.kind, e.transition) for e in only(h.events, "exposure.")] == [
+        ("exposure.peak", "raise"),
+        ("exposure.peak", "clear"),
+    ]
+    # A second peak in the same shift breaks the allowance at once (once a shift).
+    (breach,) = only(h.value(25.0, dt=MIN), "exposure.ceiling")
+    assert (breach.transition, breach.value, breach.limit) == ("raise", 25.0, 20.0)
+
+
+def test_a_peak_longer_than_10_minutes_or_above_50_ppm_breaks_the_ceiling() -> None:
+    # 30 ppm from minute 1: the peak starts at T0 + 1 min; at minute 11 it has lasted 10 min
+    # (allowed), at minute 12 it has lasted 11 min > 10 -> exposure.ceiling.
+    h = Harness([h2s()], limit_set=osha_h2s(), start=T0 - MIN)
+    h.values([5.0] + [30.0] * 11, dt=MIN)  # minutes 0 .. 11
+    assert only(h.events, "exposure.ceiling") == []
+    (breach,) = only(h.value(30.0, dt=MIN), "exposure.ceiling")
+    assert breach.ts == T0 + 12 * MIN
+    # In the next shift (from 14:00) the allowance is whole again, but 55 ppm is never allowed.
+    later = Harness([h2s()], limit_set=osha_h2s(), start=T0 - MIN)
+    (at_once,) = only(later.value(55.0, dt=MIN), "exposure.ceiling")
+    assert at_once.value == 55.0
+    h.values([5.0] * (8 * 60 - 13 + 1), dt=MIN)  # back down, on to 14:00
+    assert only(h.value(30.0, dt=MIN), "exposure.ceiling") == []  # the new shift's one peak
 
 
 def test_ceiling_against_a_china_mac_in_mg_m3() -> None:

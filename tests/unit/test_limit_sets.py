@@ -170,6 +170,18 @@ def _write(tmp_path: Path, data: object, name: str = "bad-set") -> Path:
     return path
 
 
+PEAK = {"value": 50, "unit": "ppm", "max_minutes": 10, "per_shift": 1, "source": "[G4]"}
+
+
+def test_osha_h2s_allows_one_peak_of_50_ppm_for_10_minutes(catalog: Catalog) -> None:
+    h2s = catalog.limit_set("us-osha").substances["gas.h2s"]
+    assert h2s.ceiling is not None
+    assert h2s.peak is not None
+    assert (h2s.ceiling.value, h2s.peak.value, h2s.peak.max_minutes, h2s.peak.per_shift) == (
+        20, 50, 10, 1,
+    )  # fmt: skip
+
+
 def _base_set() -> dict[str, object]:
     return {
         "id": "bad-set",
@@ -196,6 +208,18 @@ def _base_set() -> dict[str, object]:
         ),
         (lambda d: d.update(molar_volume_l=2406), "molar_volume_l", "2406"),
         (lambda d: d.update(id="other"), "id", "'other'"),
+        (
+            lambda d: d["substances"]["gas.h2s"].update(peak={**PEAK}),
+            "substances.gas.h2s.peak",
+            "50",
+        ),
+        (
+            lambda d: d["substances"]["gas.h2s"].update(
+                ceiling={"value": 20, "unit": "ppm", "source": "[G4]"}, peak={**PEAK, "value": 15}
+            ),
+            "substances.gas.h2s.peak.value",
+            "15",
+        ),
     ],
     ids=[
         "unknown quantity",
@@ -203,6 +227,8 @@ def _base_set() -> dict[str, object]:
         "unverified without note",
         "molar volume",
         "id",
+        "peak without a ceiling",
+        "peak under the ceiling",
     ],
 )
 def test_malformed_limit_set_names_file_field_and_value(

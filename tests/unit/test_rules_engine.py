@@ -34,6 +34,7 @@ def test_alarms_lists_every_alarm_with_a_stable_id() -> None:
         "demo/gd-1/h2s:h",
         "demo/gd-1/h2s:hh",
         "demo/gd-1/h2s:stel",
+        "demo/gd-1/h2s:stel_excursions",  # the ACGIH excursion rule (ackable, shelvable)
         "demo/gd-1/h2s:twa",
         "demo/gd-1/h2s:twa_projection",
     ]
@@ -91,7 +92,7 @@ def test_statistics_count_what_happened() -> None:
     stats = h.engine.statistics()
     assert stats.readings == 4
     assert stats.readings_not_usable == 1
-    assert stats.alarms == 5
+    assert stats.alarms == 6  # H, HH, STEL, STEL excursions, TWA, TWA projection
     assert stats.alarm_activations == 2
     assert stats.alarms_unacked == 1  # HH latched, unacked
     assert stats.events == len(h.events)

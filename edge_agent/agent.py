@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from protocols.sync import AgentHealth, Command, DeviceHealth, PointInfo
 
 from .badges import BadgeListener
+from .normalize import TEXT_QUANTITIES
 from .outbox import Outbox
 from .pipeline import Pipeline, build_channels
 from .plant import ResolvedPlant
@@ -235,7 +236,10 @@ class Agent:
         return await self.safety.on_command(command)
 
     def point_infos(self) -> list[PointInfo]:
-        infos = []
+        """What central registers: every measured point, and each safety PLC's points, which
+        the agent writes (interlocks, heartbeat) but does not poll (``measured`` false, so
+        central expects no readings from them)."""
+        infos = self._plc_infos()
         for point_id, device, point in self.plant.points():
             entry = device.entry
             limits = {}
@@ -264,6 +268,25 @@ class Agent:
                 )
             )
         return infos
+
+    def _plc_infos(self) -> list[PointInfo]:
+        return [
+            PointInfo(
+                point=self.plant.point_id(plc.id, point.point_id),
+                device=plc.id,
+                area=plc.entry.area,
+                zone=plc.entry.zone,
+                name=point.name,
+                quantity=point.quantity,
+                unit=point.canonical_unit,
+                profile=plc.profile.id,
+                device_serial=plc.entry.serial,
+                measured=False,
+            )
+            for plc in self.plant.plcs
+            for point in plc.points
+            if point.quantity not in TEXT_QUANTITIES
+        ]
 
     def health(self) -> AgentHealth:
         devices = [

@@ -166,6 +166,9 @@ class PointInfo(_Record):
     limits: dict[str, float] = Field(default_factory=dict)
     poll_interval_s: Annotated[float, Field(gt=0)] | None = None
     """How often the agent reads the point; central measures data completeness against it."""
+    measured: bool = True
+    """False for a safety PLC's point the agent writes (interlock outputs, the heartbeat) and
+    does not poll: central expects no readings from it."""
 
 
 class DeviceHealth(_Record):

@@ -133,5 +133,8 @@ class Point(SQLModel, table=True):
     ``expected_poll_interval_s`` stands in for data completeness."""
     registered: bool = Field(default=False)
     """True once the agent sent PointInfo for it; False for a point known only from readings."""
+    measured: bool = Field(default=True)
+    """False for a PLC point the agent writes and does not poll (``PointInfo.measured``): left
+    out of data completeness and availability."""
     created_ts: int = Field(sa_type=Micros)
     updated_ts: int = Field(sa_type=Micros)

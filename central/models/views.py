@@ -121,6 +121,8 @@ class PointPublic(SQLModel):
     range_high: float | None
     limits: dict[str, Any]
     registered: bool
+    measured: bool = True
+    """False for a PLC point the agent writes (interlocks) and does not poll."""
 
 
 class PointList(SQLModel):

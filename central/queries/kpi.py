@@ -21,7 +21,8 @@ Families and definitions (targets from hse-standards.md §1.3-1.4, cited beside 
 - **Data quality**: from the roll-ups (whole UTC days from the daily one, the ends from the
   hourly one), in whole UTC hours of the period (up to now):
   ``data_completeness_pct`` = readings received / readings expected (hours x 3600 / the point's
-  poll interval); ``sensor_availability_pct`` = good readings / readings.
+  poll interval); ``sensor_availability_pct`` = good readings / readings. Points an agent only
+  writes (a safety PLC's interlock outputs, ``measured`` false) are left out.
   ``calibration_overdue`` = devices whose calibration due date is before ``end``.
 
 Region roll-ups add counts, numerators and denominators (never average percentages); the
@@ -139,7 +140,7 @@ LEFT JOIN (SELECT point_id, SUM(samples) AS samples, SUM(good) AS good
                  FROM point q JOIN reading_hourly r ON r.point_id = q.id
                  WHERE q.plant_id IN :plants AND r.hour_ts IN :hours) u
            GROUP BY point_id) h ON h.point_id = pt.id
-WHERE pt.plant_id IN :plants
+WHERE pt.plant_id IN :plants AND pt.measured
 GROUP BY pt.plant_id, d.id, d.key, d.calibration_due_ts
 ORDER BY pt.plant_id, d.key
 """

@@ -71,8 +71,12 @@ def live_status(
     if not plant_ids:
         return {}
     in_ids = point_t.c.plant_id.in_(plant_ids)
+    measured = point_t.c.measured.is_(True)  # a PLC's written outputs are no sensors
     points = _count_by_plant(
-        session, select(point_t.c.plant_id, func.count()).where(in_ids).group_by(point_t.c.plant_id)
+        session,
+        select(point_t.c.plant_id, func.count())
+        .where(in_ids, measured)
+        .group_by(point_t.c.plant_id),
     )
     devices = _count_by_plant(
         session,

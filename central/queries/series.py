@@ -149,6 +149,7 @@ def list_points(
             range_high=r.range_high,
             limits=r.limits or {},
             registered=r.registered,
+            measured=r.measured,
         )
         for r in rows[:limit]
     ]

@@ -130,6 +130,7 @@ class PointRegistry:
                 "range_high": info.range_high,
                 "limits": dict(info.limits),
                 "poll_interval_s": info.poll_interval_s,
+                "measured": info.measured,
                 "registered": True,
                 "updated_ts": now_us,
             }

@@ -173,6 +173,17 @@ async def test_h2s_leak_latches_trips_the_fan_and_a_central_ack_reaches_the_edge
                 ack = next(e for e in r.json()["events"] if e["transition"] == "ack")
                 assert str(ack["actor"]).startswith("central:")
 
+                # The PLC's points are registered as written, not measured: central expects no
+                # readings from them, so they leave the plant's data completeness alone.
+                r = await central.get("/api/v1/points", admin_token, plant="plant-s", limit=500)
+                measured = {p["point"]: p["measured"] for p in r.json()["points"]}
+                assert measured["plant-s/plc-1/fan_run"] is False
+                assert measured["plant-s/plc-1/heartbeat"] is False
+                assert measured["plant-s/gas-h2s-01/h2s"] is True
+                r = await central.get("/api/v1/fleet/overview", admin_token)
+                (mine,) = [p for p in r.json()["plants"] if p["plant"] == "plant-s"]
+                assert {d["device"] for d in mine["devices"]} == {"gas-h2s-01"}
+
 
 async def test_stuck_sensor_pack_becomes_a_fault_event(tmp_path: Path) -> None:
     clock = FastClock(10.0)

@@ -24,6 +24,8 @@ Plant A (points p1, p2 on device d1; p3 on device d2, calibration due 2025-05-01
   completeness: d1 expects 3600/60 + 3600/30 = 180, got 60 + 90 = 150 -> 83.3333 %;
   d2 expects 60, got 0 -> 0 %; plant 150 / 240 = 62.5 %; availability 144 / 150 = 96 %;
   calibration overdue: d2 -> 1.
+  A safety PLC (plc-1) whose fan_run output the agent wrote (interlock.trip): registered as not
+  measured, it counts in no figure above (no expected readings), only as a device.
 Plant B: raise 600 (acked 900: 300 s), raise 3300 (not acked, 300 s before the end: not
   judged) -> raised 2, avg 2/6 = 0.333333, judged 1, 100 %, mean 300 s, p90 300 s.
 Plant C: nothing -> avg 0, no judged raises (None).
@@ -146,6 +148,7 @@ async def seed(t: Target) -> tuple[str, str, str, str, str]:
         ev(s, p3, "limit.hh", "raise", -2 * day),
         ev(s, p3, "limit.hh", "clear", -day),
         ev(s, p3, "fault.flatline", "raise", 10, "fault"),
+        ev(s, f"{a}/plc-1/fan_run", "interlock.trip", "trip", 1900, "interlock"),
     ]
     readings = [read(s, p1, 60 * i, None if i % 10 == 0 else 1.0) for i in range(60)]
     readings += [read(s, p2, 40 * i, 2.0) for i in range(90)]
@@ -153,6 +156,9 @@ async def seed(t: Target) -> tuple[str, str, str, str, str]:
         info(p1, 60, "SN-1"),
         info(p2, None, "SN-1"),
         info(p3, 60, "SN-2", due=datetime(2025, 5, 1, tzinfo=UTC)),
+        info(f"{a}/plc-1/fan_run", None, "PLC-1").model_copy(
+            update={"quantity": "status", "unit": "1", "measured": False}
+        ),
     ]
     r = await t.ingest(batch(agent_a, a, readings=readings, events=events, points=points), tok_a)
     assert r.status_code == 200, r.text
@@ -205,6 +211,7 @@ async def test_kpis_equal_the_hand_computed_values(target: Target) -> None:
     assert devices["d1"]["sensor_availability_pct"] == pytest.approx(96.0)
     assert (devices["d1"]["points"], devices["d1"]["calibration_overdue"]) == (2, False)
     assert (devices["d2"]["readings"], devices["d2"]["data_completeness_pct"]) == (0, 0.0)
+    assert "plc-1" not in devices  # written, not polled: no readings expected
     assert devices["d2"]["sensor_availability_pct"] is None
     assert devices["d2"]["calibration_overdue"] is True
     live = plants[a]["live"]
@@ -212,7 +219,7 @@ async def test_kpis_equal_the_hand_computed_values(target: Target) -> None:
         3,
         3,
         1,
-        2,
+        3,  # d1, d2 and the PLC
     )
 
     kb = plants[b]["kpis"]

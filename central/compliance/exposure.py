@@ -40,7 +40,7 @@ def judged(kind: str) -> str:
         return "shift_report"
     if kind.endswith("_projection"):
         return "projected"
-    if kind == "exposure.noise_action":
+    if kind in ("exposure.noise_action", "exposure.noise_upper_action"):
         return "action_level"
     if kind == "exposure.peak":
         return "peak_allowance"  # above the ceiling, within the set's peak allowance

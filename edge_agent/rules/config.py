@@ -132,6 +132,7 @@ class NoiseSettings(_Model):
     exchange_db: float | None = Field(None, gt=0)
     threshold_db: float | None = None
     action_db: float | None = None
+    upper_action_db: float | None = None
 
 
 class Priorities(_Model):
@@ -141,6 +142,7 @@ class Priorities(_Model):
     twa: AlarmPriority = AlarmPriority.HIGH
     noise_dose: AlarmPriority = AlarmPriority.HIGH
     noise_action: AlarmPriority = AlarmPriority.MEDIUM
+    noise_upper_action: AlarmPriority = AlarmPriority.MEDIUM
     projection: AlarmPriority = AlarmPriority.LOW
     stel_excursions: AlarmPriority = AlarmPriority.MEDIUM
 

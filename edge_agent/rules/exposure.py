@@ -12,7 +12,8 @@ Per point with a limit (hse-standards.md §3, §4, §5):
 - **TWA**: ``D / 8 h`` over the current shift (``exposure.twa``), for gases and dust; for a
   shift longer than 8 h also the worst 8 h of it (OSHA's practice, §3 [T2]), as a figure;
 - **noise**: ISO 9612 LEX,8h (3 dB exchange) or the OSHA dose (5 dB exchange, 80 dB threshold)
-  by the limit set's regime or the config's (``exposure.noise_dose``, ``exposure.noise_action``);
+  by the limit set's regime or the config's (``exposure.noise_dose``, ``exposure.noise_action``,
+  and ``exposure.noise_upper_action`` where the set has an upper action value: EU 85 dB(A));
 - **projection** (in ``tick``): the dose so far plus the rest of the shift at the recent
   (15-min) mean; a warning when that ends above the limit (``exposure.twa_projection``,
   ``exposure.noise_dose_projection``).
@@ -61,6 +62,7 @@ class NoiseParams:
     threshold_db: float
     action_db: float | None
     source: str
+    upper_action_db: float | None = None  # EU 2003/10/EC: 85 dB(A), hearing protection worn
 
 
 # Defaults when the config picks a regime the limit set does not carry:
@@ -87,6 +89,7 @@ def noise_params(limits: NoiseLimits | None, settings: ExposureSettings) -> Nois
             limits.threshold_db,
             limits.action_db,
             limits.source,
+            limits.upper_action_db,
         )
     else:
         assert over is not None
@@ -101,6 +104,7 @@ def noise_params(limits: NoiseLimits | None, settings: ExposureSettings) -> Nois
         over.threshold_db if over.threshold_db is not None else base.threshold_db,
         over.action_db if over.action_db is not None else base.action_db,
         base.source,
+        over.upper_action_db if over.upper_action_db is not None else base.upper_action_db,
     )
 
 
@@ -156,6 +160,8 @@ class ExposureTracker:
         "stel_alarm",
         "stel_limit",
         "twa_limit",
+        "upper_action_alarm",
+        "upper_action_dose",
         "window",
     )
 
@@ -222,9 +228,11 @@ class ExposureTracker:
         )
         self.dose_alarm: Alarm | None = None
         self.action_alarm: Alarm | None = None
+        self.upper_action_alarm: Alarm | None = None
         self.projection_alarm: Alarm | None = None
         self.dose_limit = math.inf  # in dose units (x·s)
         self.action_dose = math.inf
+        self.upper_action_dose = math.inf
         if mode is Mode.GAS and twa_limit is not None:
             self.dose_limit = twa_limit * self.reference_s
             self.dose_alarm = alarm("twa", twa_limit, pri.twa)
@@ -238,6 +246,11 @@ class ExposureTracker:
             if noise.action_db is not None:
                 self.action_dose = self._dose_at_db(noise.action_db)
                 self.action_alarm = alarm("noise_action", noise.action_db, pri.noise_action)
+            if noise.upper_action_db is not None:
+                self.upper_action_dose = self._dose_at_db(noise.upper_action_db)
+                self.upper_action_alarm = alarm(
+                    "noise_upper_action", noise.upper_action_db, pri.noise_upper_action
+                )
         self.shift = Shift(0.0, 0.0, False)
         # Per-minute dose and coverage, kept only for shifts longer than the 8-h reference, for
         # OSHA's "worst 8 h" of a long shift (hse-standards.md §3 [T2][T3][T4]).
@@ -262,6 +275,7 @@ class ExposureTracker:
             self.excursion_alarm,
             self.dose_alarm,
             self.action_alarm,
+            self.upper_action_alarm,
             self.projection_alarm,
         )
         return [a for a in alarms if a is not None]
@@ -358,11 +372,14 @@ class ExposureTracker:
             cond = self.dose > self.dose_limit
             if cond or a.cond or a.active:
                 a.evaluate(cond, _finite(self.headline(self.dose)), now)
-            a = self.action_alarm
-            if a is not None:
-                cond = self.dose > self.action_dose
-                if cond or a.cond or a.active:
-                    a.evaluate(cond, _finite(self.headline(self.dose)), now)
+            for a, level in (
+                (self.action_alarm, self.action_dose),
+                (self.upper_action_alarm, self.upper_action_dose),
+            ):
+                if a is not None:
+                    cond = self.dose > level
+                    if cond or a.cond or a.active:
+                        a.evaluate(cond, _finite(self.headline(self.dose)), now)
 
     def _beyond_peak(self, above: bool, t: float, v: float, now: float) -> bool:
         """Track peaks above the ceiling; True when this one breaks the allowance: higher than
@@ -460,7 +477,12 @@ class ExposureTracker:
             self._report(old)
         end_ts = old.end if old.end > 0 else t
         final = _finite(self.headline(self.dose))
-        for a in (self.dose_alarm, self.action_alarm, self.projection_alarm):
+        for a in (
+            self.dose_alarm,
+            self.action_alarm,
+            self.upper_action_alarm,
+            self.projection_alarm,
+        ):
             if a is not None and (a.cond or a.active):
                 a.evaluate(False, final, end_ts)
         a = self.excursion_alarm

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from device_profiles import LimitSet
+from device_profiles import Catalog, LimitSet
 from device_profiles.limits import (
     LimitValue,
     NoiseLimits,
@@ -442,6 +442,26 @@ def test_osha_noise_dose_over_a_shift() -> None:
     assert pel.value == pytest.approx(90 + 5 / math.log10(2) * math.log10(1 + 1 / 480), abs=1e-4)
     assert (pel.limit, action.limit) == (90.0, 85.0)
     assert pel_clear.transition == action_clear.transition == "clear"  # at the end of the shift
+
+
+def test_eu_lower_and_upper_action_values_and_the_limit_value() -> None:
+    # EU 2003/10/EC: lower action 80, upper action 85, limit 87 dB(A) as LEX,8h (§4 [N4]).
+    # A steady 88 dB(A) from 06:00: after k minutes LEX,8h = 88 + 10·lg(k / 480), which passes
+    #   80 when k > 480·10^-0.8 = 76.07 -> at the reading of minute 77,
+    #   85 when k > 480·10^-0.3 = 240.57 -> minute 241,
+    #   87 when k > 480·10^-0.1 = 381.28 -> minute 382.
+    eu = Catalog().limit_set("eu-2003-10-ec")
+    h = run(noise_point(), eu, [88.0] * 400)
+    raised = {e.kind: e for e in h.events if e.kind.startswith("exposure.noise") and e.transition == "raise"}  # fmt: skip
+    lower = raised["exposure.noise_action"]
+    upper = raised["exposure.noise_upper_action"]
+    limit = raised["exposure.noise_dose"]
+    assert (lower.ts, lower.limit) == (T0 + 77 * MIN, 80.0)
+    assert (upper.ts, upper.limit) == (T0 + 241 * MIN, 85.0)
+    assert (limit.ts, limit.limit) == (T0 + 382 * MIN, 87.0)
+    assert upper.value == pytest.approx(88 + 10 * math.log10(241 / 480))
+    assert upper.priority is not None
+    assert upper.priority.value == "medium"
 
 
 def test_iso_9612_lex_over_a_shift() -> None:

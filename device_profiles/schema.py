@@ -94,8 +94,23 @@ class ModbusAddress(_Model):
         return self.length if dtype is DataType.STRING else dtype.registers
 
 
+class OpcUaDataType(enum.StrEnum):
+    """The built-in type a device serves a variable as (OPC UA Part 6 §5.1.2)."""
+
+    BOOLEAN = "Boolean"
+    INT16 = "Int16"
+    UINT16 = "UInt16"
+    INT32 = "Int32"
+    UINT32 = "UInt32"
+    FLOAT = "Float"
+    DOUBLE = "Double"
+
+
 class OpcUaAddress(_Model):
     node_id: str = Field(min_length=3)  # may contain {device}
+    data_type: OpcUaDataType = OpcUaDataType.DOUBLE
+    """How the device serves the value; the simulator serves it so. The driver reads any of
+    them (a Boolean as a flag, the rest as numbers) and writes in the node's own type."""
     sampling_interval_ms: float = Field(1000.0, ge=0)
     deadband_type: DeadbandType = DeadbandType.NONE
     deadband: float = Field(0.0, ge=0)

@@ -75,9 +75,29 @@ class _Node:
     device: SimDevice
     point_id: str
     node_id: ua.NodeId
+    vtype: ua.VariantType = ua.VariantType.Double
     value: float = 0.0
     status: int | None = None  # forced status code
     held: float | None = None
+
+
+_INTEGER_RANGES = {
+    ua.VariantType.Int16: (-(2**15), 2**15 - 1),
+    ua.VariantType.UInt16: (0, 2**16 - 1),
+    ua.VariantType.Int32: (-(2**31), 2**31 - 1),
+    ua.VariantType.UInt32: (0, 2**32 - 1),
+}
+
+
+def on_wire(value: float, vtype: ua.VariantType) -> bool | int | float:
+    """``value`` as a device serving ``vtype`` would hold it: integers rounded and clamped to
+    the type (a real transmitter saturates), a flag set when non-zero, floats as they are."""
+    if vtype == ua.VariantType.Boolean:
+        return value != 0
+    limits = _INTEGER_RANGES.get(vtype)
+    if limits is not None:
+        return min(max(round(value), limits[0]), limits[1])
+    return value
 
 
 def node_id_text(template: str, device_id: str) -> str:
@@ -222,8 +242,9 @@ class OpcUaSimServer:
                     f"profile {device.profile.id!r} point {point.id!r}: node_id "
                     f"{point.opcua.node_id!r} must be in namespace {NAMESPACE_INDEX}"
                 )
+            vtype = ua.VariantType[point.opcua.data_type.value]
             variable = await folder.add_variable(
-                node_id, ua.QualifiedName(point.id, NAMESPACE_INDEX), 0.0, ua.VariantType.Double
+                node_id, ua.QualifiedName(point.id, NAMESPACE_INDEX), on_wire(0.0, vtype), vtype
             )
             await variable.set_writable()
             eu_range = self._eu_range(device, point.id)
@@ -236,7 +257,7 @@ class OpcUaSimServer:
                     "EURange",
                     ua.Range(Low=eu_range[0], High=eu_range[1]),
                 )
-            node = _Node(device, point.id, node_id)
+            node = _Node(device, point.id, node_id, vtype)
             self._nodes[(device.id, point.id)] = node
             self._by_node_id[node_id] = node
 
@@ -277,7 +298,7 @@ class OpcUaSimServer:
             await server.write_attribute_value(
                 node.node_id,
                 ua.DataValue(
-                    ua.Variant(node.value, ua.VariantType.Double),
+                    ua.Variant(on_wire(node.value, node.vtype), node.vtype),
                     ua.StatusCode(ua.UInt32(code or 0)),
                     SourceTimestamp=stamp,
                     ServerTimestamp=ua.DateTime.now(UTC),
@@ -291,7 +312,7 @@ class OpcUaSimServer:
             if node is None or write.AttributeId != AttributeIds.Value or not status.is_good():
                 continue
             value = write.Value.Value.Value if write.Value and write.Value.Value else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, bool | int | float):
                 node.held = float(value)
                 node.value = float(value)
 

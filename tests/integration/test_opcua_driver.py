@@ -219,6 +219,56 @@ async def test_writes_use_the_node_type_and_read_back(profile: DeviceProfile) ->
         assert samples[1].raw == pytest.approx(1500.0)
 
 
+TYPED_PROFILE = """\
+schema_version: 1
+id: test-typed-ua
+manufacturer: Test
+model: Nodes of every built-in numeric type
+kind: gas_controller
+protocol: opcua
+points:
+  - {id: alarm, quantity: status, unit: "1", opcua: {node_id: "ns=2;s={device}.Alarm", data_type: Boolean}, simulate: {model: steady, base: 1}}
+  - {id: temp, quantity: temperature, unit: °C, range: [-40, 85], opcua: {node_id: "ns=2;s={device}.Temp", data_type: Int16, scale: 0.1}, simulate: {model: steady, base: -12.3}}
+  - {id: counts, quantity: status, unit: "1", opcua: {node_id: "ns=2;s={device}.Counts", data_type: UInt16}, simulate: {model: steady, base: 70000}}
+  - {id: big, quantity: status, unit: "1", opcua: {node_id: "ns=2;s={device}.Big", data_type: UInt32}, simulate: {model: steady, base: 123456}}
+  - {id: co, quantity: gas.co, unit: ppm, range: [0, 500], opcua: {node_id: "ns=2;s={device}.CO", data_type: Float}, simulate: {model: steady, base: 12.7}}
+"""
+
+
+async def test_nodes_of_every_numeric_type_read_and_write_in_their_own_type(
+    tmp_path: Path,
+) -> None:
+    """Boolean -> a flag; Int16 -123 at scale 0.1 -> -12.3 °C; UInt16 saturates at 65535 (the
+    device cannot send 70000); UInt32 123456; Float 12.7 as float32 (12.699999809...)."""
+    typed = write_profile(tmp_path / "profiles", TYPED_PROFILE)
+    async with OpcUaSimServer([make_device(typed, "tx-1")], update_interval_s=0.05) as sim:
+        drv = open_driver(sim.endpoint, timeouts=TIMEOUTS, device_id="tx")
+        assert isinstance(drv, OpcUaDriver)
+        await drv.connect()
+        try:
+            points = [point(sim, "tx-1", "alarm"), point(sim, "tx-1", "temp", scale=0.1),
+                      point(sim, "tx-1", "counts"), point(sim, "tx-1", "big"),
+                      point(sim, "tx-1", "co")]  # fmt: skip
+            samples = await drv.read(drv.plan(points))
+            assert [s.quality for s in samples] == [Quality.GOOD] * 5
+            alarm, temp, counts, big, co = (s.value for s in samples)
+            assert alarm is True
+            assert temp == pytest.approx(-12.3)
+            assert samples[1].raw == -123
+            assert (counts, big) == (65535.0, 123456.0)
+            assert co == pytest.approx(12.7, abs=1e-6)
+            assert co != 12.7  # float32 on the wire, not a double
+
+            await drv.write(points[1], -20.0)  # -200 as an Int16
+            await drv.write(points[0], 0)  # a flag
+            with pytest.raises(WriteError, match="Int16"):
+                await drv.write(points[1], 5000.0)  # 50000 does not fit an Int16
+            again = await drv.read(drv.plan(points[:2]))
+            assert [s.value for s in again] == [False, pytest.approx(-20.0)]
+        finally:
+            await drv.close()
+
+
 async def test_refused_writes_raise_write_error(profile: DeviceProfile) -> None:
     async with running(profile) as (sim, driver):
         with pytest.raises(WriteError, match="BadNodeIdUnknown") as unknown:

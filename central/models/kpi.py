@@ -127,6 +127,9 @@ class PointNow(SQLModel):
     """The most urgent state among the point's alarms (None: no alarm ever reported)."""
     alarms: list[str]
     """Ids of the point's alarms that are not back to normal."""
+    measured: bool = True
+    """False: a safety PLC's output the agent writes; ``value`` and ``source_ts`` are then the
+    last value it wrote (its ``interlock.output`` event), ``quality`` None."""
 
 
 class AreaNow(SQLModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import Table, and_, case, func, select
 from sqlmodel import Session
 
 from central.core.epoch import iso
@@ -21,6 +21,7 @@ from central.models import (
     Area,
     AreaNow,
     Device,
+    Event,
     LatestReading,
     LiveStatus,
     Plant,
@@ -40,6 +41,7 @@ point_t: Table = Point.__table__  # type: ignore[attr-defined]
 device_t: Table = Device.__table__  # type: ignore[attr-defined]
 area_t: Table = Area.__table__  # type: ignore[attr-defined]
 latest_t: Table = LatestReading.__table__  # type: ignore[attr-defined]
+event_t: Table = Event.__table__  # type: ignore[attr-defined]
 
 ALARM_CATEGORIES = ("alarm", "exposure")
 # Most urgent first: what an operator must see before anything else (ISA-18.2 B, E, D, C, F).
@@ -141,6 +143,37 @@ def _when(condition: Any, value: Any) -> Any:
     return case((condition, value), else_=None)
 
 
+def last_written(
+    session: Session, plant_id: int, point_ids: list[int]
+) -> dict[int, tuple[float | None, int]]:
+    """Point id -> (value, time) of the agent's last successful write to each PLC output
+    (``interlock.output`` ``write`` events; one index seek per point on ``ix_event_point_ts``)."""
+    if not point_ids:
+        return {}
+    e = event_t
+    newest = (
+        select(e.c.point_id, func.max(e.c.ts).label("ts"))
+        .where(
+            e.c.plant_id == plant_id,
+            e.c.point_id.in_(point_ids),
+            e.c.kind == "interlock.output",
+            e.c.transition == "write",
+        )
+        .group_by(e.c.point_id)
+        .subquery()
+    )
+    rows = session.exec(  # type: ignore[call-overload]
+        select(e.c.point_id, e.c.value, e.c.ts)
+        .join(newest, and_(e.c.point_id == newest.c.point_id, e.c.ts == newest.c.ts))
+        .where(
+            e.c.plant_id == plant_id,
+            e.c.kind == "interlock.output",
+            e.c.transition == "write",
+        )
+    ).all()
+    return {int(pid): (value, int(ts)) for pid, value, ts in rows}
+
+
 def plant_overview(
     session: Session,
     plant: Plant,
@@ -162,6 +195,7 @@ def plant_overview(
             point_t.c.name,
             point_t.c.quantity,
             point_t.c.unit,
+            point_t.c.measured,
             latest_t.c.value,
             latest_t.c.quality,
             latest_t.c.source_ts,
@@ -182,9 +216,13 @@ def plant_overview(
         )
     ).all():
         states[point_id].append((alarm_id, state))
+    written = last_written(session, plant.id, [r.id for r in rows[:limit] if not r.measured])
     areas: dict[str | None, AreaNow] = {}
     for r in rows[:limit]:
         mine = states.get(r.id, [])
+        value, quality, source_ts = r.value, r.quality, r.source_ts
+        if not r.measured:
+            value, source_ts = written.get(r.id, (None, None))
         worst = min((s for _a, s in mine), key=lambda s: _URGENCY.get(s, 99), default=None)
         node = areas.setdefault(r.area, AreaNow(area=r.area, name=r.area_name or "", points=[]))
         node.points.append(
@@ -194,12 +232,13 @@ def plant_overview(
                 name=r.name,
                 quantity=r.quantity,
                 unit=r.unit,
-                value=r.value,
-                quality=QUALITY_NAME.get(r.quality) if r.quality is not None else None,
-                source_ts=iso(r.source_ts),
-                age_s=round((now_us - r.source_ts) / 1e6, 3) if r.source_ts is not None else None,
+                value=value,
+                quality=QUALITY_NAME.get(quality) if quality is not None else None,
+                source_ts=iso(source_ts),
+                age_s=round((now_us - source_ts) / 1e6, 3) if source_ts is not None else None,
                 alarm_state=worst,
                 alarms=sorted(a for a, s in mine if s not in QUIET),
+                measured=bool(r.measured),
             )
         )
     active = alarm_rows(

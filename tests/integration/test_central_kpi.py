@@ -24,8 +24,9 @@ Plant A (points p1, p2 on device d1; p3 on device d2, calibration due 2025-05-01
   completeness: d1 expects 3600/60 + 3600/30 = 180, got 60 + 90 = 150 -> 83.3333 %;
   d2 expects 60, got 0 -> 0 %; plant 150 / 240 = 62.5 %; availability 144 / 150 = 96 %;
   calibration overdue: d2 -> 1.
-  A safety PLC (plc-1) whose fan_run output the agent wrote (interlock.trip): registered as not
-  measured, it counts in no figure above (no expected readings), only as a device.
+  A safety PLC (plc-1) whose fan_run output the agent wrote (0 at 1000 s, 1 at 1900 s, a failed
+  write of 0 at 2500 s): registered as not measured, it counts in no figure above (no expected
+  readings), only as a device; the plant view shows its last written value, 1.
 Plant B: raise 600 (acked 900: 300 s), raise 3300 (not acked, 300 s before the end: not
   judged) -> raised 2, avg 2/6 = 0.333333, judged 1, 100 %, mean 300 s, p90 300 s.
 Plant C: nothing -> avg 0, no judged raises (None).
@@ -148,7 +149,16 @@ async def seed(t: Target) -> tuple[str, str, str, str, str]:
         ev(s, p3, "limit.hh", "raise", -2 * day),
         ev(s, p3, "limit.hh", "clear", -day),
         ev(s, p3, "fault.flatline", "raise", 10, "fault"),
-        ev(s, f"{a}/plc-1/fan_run", "interlock.trip", "trip", 1900, "interlock"),
+        *(
+            ev(s, f"{a}/plc-1/fan_run", "interlock.output", how, x, "interlock").model_copy(
+                update={"value": v}
+            )
+            for how, x, v in (
+                ("write", 1000, 0.0),
+                ("write", 1900, 1.0),
+                ("write_failed", 2500, 0.0),
+            )
+        ),
     ]
     readings = [read(s, p1, 60 * i, None if i % 10 == 0 else 1.0) for i in range(60)]
     readings += [read(s, p2, 40 * i, 2.0) for i in range(90)]
@@ -297,6 +307,11 @@ async def test_plant_overview_shows_areas_points_and_active_alarms(target: Targe
     assert points[p1]["source_ts"] == "2025-06-01T00:59:00Z"
     assert points[p2]["value"] == 2.0
     assert points[p3]["value"] is None
+    fan = points[f"{a}/plc-1/fan_run"]
+    assert (fan["measured"], fan["value"], fan["source_ts"], fan["quality"]) == (
+        False, 1.0, "2025-06-01T00:31:40Z", None,
+    )  # fmt: skip
+    assert points[p1]["measured"] is True
     # p3: s1 active_unacked and the fault; s2 cleared (an event without a state: normal).
     assert points[p3]["alarm_state"] == "active_unacked"
     assert points[p3]["alarms"] == sorted([f"{p3}:fault.flatline", f"{p3}:h"])

@@ -45,17 +45,23 @@ function updatePointTile(el, p, priority) {
   el.dataset.point = p.point;
   const alarm = p.alarm_state;
   const classes = ["point"];
+  if (p.measured === false) classes.push("output");
   if (inAlarm(alarm)) classes.push("in-alarm", `prio-${priority ?? "high"}`);
   if ((p.quality && p.quality !== "good") || alarm === "fault") classes.push("not-good");
   el.className = classes.join(" ");
   setText(r.name, p.name || p.point);
   setText(r.value, fmtNumber(p.value));
-  setText(r.unit, p.unit ?? "");
+  setText(r.unit, p.unit && p.unit !== "1" ? p.unit : ""); // "1": dimensionless (a flag, a count)
   const parts = [];
   if (alarm && alarm !== "normal") parts.push(String(alarm).replace(/_/g, " "));
   if (p.quality && p.quality !== "good") parts.push(`${p.quality}${p.reason ? " (" + p.reason + ")" : ""}`);
   const ts = p.source_ts ?? p.ts;
-  parts.push(ts ? fmtAge(ts) : "no reading yet");
+  if (p.measured === false) {
+    // A safety PLC's output: the value is what the agent last wrote, not a reading.
+    parts.push(ts ? `written by the agent ${fmtAge(ts)}` : "not written yet");
+  } else {
+    parts.push(ts ? fmtAge(ts) : "no reading yet");
+  }
   setText(r.meta, parts.join(" · "));
   el.title = `${p.point}${p.quantity ? " · " + p.quantity : ""}`;
 }

@@ -117,11 +117,12 @@ def setup_org(engine: Engine, points: int, now_us: int) -> None:
             conn.execute(
                 text(
                     "INSERT INTO point (key, plant_id, device_id, area_id, name, quantity, unit, "
-                    "profile, limits, registered, created_ts, updated_ts) "
+                    "profile, limits, registered, measured, created_ts, updated_ts) "
                     "SELECT :k || '/' || d.key || '/h2s-' || CAST(x.n AS TEXT), d.plant_id, d.id, "
                     "(SELECT id FROM area WHERE plant_id = d.plant_id AND key = "
                     "CASE WHEN x.n < 5 THEN 'unit-1' ELSE 'unit-2' END), "
-                    "'h2s-' || CAST(x.n AS TEXT), 'gas.h2s', 'ppm', 'gd-h2s-mb', '{}', TRUE, :now, :now "
+                    "'h2s-' || CAST(x.n AS TEXT), 'gas.h2s', 'ppm', 'gd-h2s-mb', '{}', TRUE, TRUE, :now, "
+                    ":now "
                     "FROM device d CROSS JOIN (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 "
                     "UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 "
                     "UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) x "

@@ -25,7 +25,7 @@ if str(REPO) not in sys.path:  # run as a file: make `tests.` importable
 import yaml  # noqa: E402
 
 from tests.browser.stack import Account, PlantRun, Stack, running_stack  # noqa: E402
-from tests.browser.world import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from tests.browser.world import CHROMIUM_ARGS, chromium_path, drag_across_chart, login  # noqa: E402
 
 # The admin sees the whole fleet; the plant's safety officer sees the alarm buttons.
 ADMIN = Account("hq-admin", "screenshot-password-1", "admin")
@@ -83,14 +83,6 @@ def plants(workdir: Path) -> list[PlantRun]:
     ]
 
 
-def login(page: Any, account: Account) -> None:
-    page.goto("/login")
-    page.get_by_label("User name").fill(account.name)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Log in").click()
-    page.locator("#who").filter(has_text=account.name).wait_for()
-
-
 def save(page: Any, path: Path, *, full_page: bool = True) -> Path:
     page.wait_for_timeout(600)  # fonts and the last refresh settle
     page.screenshot(path=str(path), full_page=full_page)
@@ -105,14 +97,8 @@ def fleet_views(page: Any, out: Path) -> list[Path]:
 
     page.goto(f"/#/trend/{TREND_POINT.replace('/', '%2F')}")
     page.locator(".chart canvas").wait_for()
-    box = page.locator(".chart .u-over").bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
     # Drag across the last minutes of the hour: the scenario's ramp, as raw readings.
-    page.mouse.move(box["x"] + box["width"] * 0.97, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.999, y, steps=6)
-    page.mouse.up()
+    drag_across_chart(page, 0.97, 0.999, steps=6)
     page.wait_for_function("document.querySelector('.chart').dataset.count > 10")
     saved.append(save(page, out / "trend.png"))
 

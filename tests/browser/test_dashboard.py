@@ -33,6 +33,8 @@ from tests.browser.world import (
     OPERATOR,
     PLANT,
     VIEWER,
+    drag_across_chart,
+    login,
 )
 from tests.support.procs import wait_for
 
@@ -61,13 +63,7 @@ class Browsing:
             self.errors.append(message.text)
 
     def login(self, account: Account) -> None:
-        page = self.page
-        page.goto("/login")
-        page.get_by_label("User name").fill(account.name)
-        page.get_by_label("Password").fill(account.password)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(re.compile(r"/(#/.*)?$"))
-        page.locator("#who").filter(has_text=account.name).wait_for()
+        login(self.page, account)
 
     def token(self) -> str:
         return str(self.page.evaluate("sessionStorage.getItem('hse.token')"))
@@ -378,13 +374,7 @@ def test_trend_picks_buckets_from_the_span_and_zooms_by_drag(
     expect(chart).not_to_have_attribute("data-count", count or "", timeout=4 * UI_S * 1000)
     # Drag across the middle third of the plot: the span shrinks, the data is fetched again.
     before = page.locator(".view-trend .panel p").inner_text()
-    box = page.locator(".chart .u-over").bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.60, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=8)
-    page.mouse.up()
+    drag_across_chart(page, 0.60, 0.95, steps=8)
     expect(page.locator(".view-trend .panel p")).not_to_have_text(before)
     expect(chart).to_have_attribute("data-bucket", "raw")
     expect(page.locator(".view-trend .panel p")).not_to_contain_text("live")  # a zoom holds still

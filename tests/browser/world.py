@@ -5,16 +5,21 @@
 - :data:`ADMIN`, :data:`OPERATOR`, :data:`AUDITOR`, :data:`VIEWER`: one account per role.
 - :func:`small_plant` and :func:`h2s_step_scenario`: one Modbus H2S detector whose reading steps
   above its H limit a few seconds after the simulators start.
+- :func:`login` and :func:`drag_across_chart`: what a user does on a page.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.browser.stack import Account
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -94,3 +99,25 @@ def h2s_step_scenario(directory: Path, at_s: float = ALARM_AT_S, to_ppm: float =
         encoding="utf-8",
     )
     return path
+
+
+def login(page: Page, account: Account) -> None:
+    """Log in through the login page and wait until the dashboard names the user."""
+    page.goto("/login")
+    page.get_by_label("User name").fill(account.name)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/(#/.*)?$"))
+    page.locator("#who").filter(has_text=account.name).wait_for()
+
+
+def drag_across_chart(page: Page, start: float, end: float, steps: int) -> None:
+    """Drag across the trend chart's plot at mid-height, from ``start`` to ``end`` (fractions of
+    its width): uPlot's zoom by selection."""
+    box = page.locator(".chart .u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=steps)
+    page.mouse.up()

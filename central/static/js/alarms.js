@@ -54,7 +54,7 @@ export function alarmCard() {
 }
 
 /** "H", "HH", "Ceiling", "Fault: flatline": the alarm's kind as an operator names it. */
-export function kindLabel(kind) {
+function kindLabel(kind) {
   const [family, name = ""] = String(kind ?? "").split(".", 2);
   if (family === "limit") return name.toUpperCase();
   if (family === "fault") return `Fault: ${name.replace(/_/g, " ")}`;

@@ -3,14 +3,18 @@
 
 /**
  * Run `task()` now and then every `intervalMs` after each run ends, until `signal` aborts.
- * A failing task is reported to `onError` and retried at the next tick.
+ * A failing task is reported to `onError` and retried at the next tick. Returns `now()`, which
+ * runs the task at once (a filter changed), or right after the run under way: never beside it,
+ * so an older answer cannot land after a newer one.
  */
 export function every(intervalMs, task, signal, onError = () => {}) {
   let timer = null;
   let running = false;
+  let again = false;
 
   async function tick() {
     timer = null;
+    again = false;
     if (signal.aborted) return;
     if (document.hidden) return; // resumed by visibilitychange
     running = true;
@@ -21,7 +25,16 @@ export function every(intervalMs, task, signal, onError = () => {}) {
     } finally {
       running = false;
     }
-    if (!signal.aborted && !document.hidden) timer = setTimeout(tick, intervalMs);
+    if (!signal.aborted && !document.hidden) timer = setTimeout(tick, again ? 0 : intervalMs);
+  }
+
+  function now() {
+    if (running) {
+      again = true;
+      return;
+    }
+    if (timer !== null) clearTimeout(timer);
+    tick();
   }
 
   function onVisibility() {
@@ -34,6 +47,7 @@ export function every(intervalMs, task, signal, onError = () => {}) {
     document.removeEventListener("visibilitychange", onVisibility);
   });
   tick();
+  return now;
 }
 
 /** Resolve after `ms`, or reject when `signal` aborts. */

@@ -57,7 +57,7 @@ export async function render(ctx) {
   form.addEventListener("change", () => {
     const data = new FormData(form);
     for (const key of Object.keys(filters)) filters[key] = String(data.get(key) ?? "");
-    load();
+    reload();
   });
   form.addEventListener("submit", (event) => event.preventDefault());
 
@@ -71,7 +71,7 @@ export async function render(ctx) {
     syncChildren(list, alarms, alarmId, alarmCard, (el, a) => updateAlarmCard(el, a, ctx));
   }
 
-  every(REFRESH_MS, load, signal, (exc) =>
+  const reload = every(REFRESH_MS, load, signal, (exc) =>
     notice.replaceChildren(banner("error", `Could not load alarms: ${exc.message}`)),
   );
 }

@@ -3,7 +3,7 @@
 // Refreshes every 10 s.
 
 import { get } from "../api.js";
-import { banner, dataTable, fmtAny, fmtDuration, fmtNumber, fmtPercent, h, words } from "../dom.js";
+import { banner, dataTable, fmtAny, fmtDuration, fmtNumber, fmtPercent, h, select, words } from "../dom.js";
 import { every } from "../refresh.js";
 
 const REFRESH_MS = 10000;
@@ -73,8 +73,8 @@ function stat(label, value, { warn = false, title } = {}) {
 }
 
 function plantCard(plant, targets) {
-  const id = plant.plant ?? plant.plant_id;
-  const live = plant.live ?? plant.status;
+  const id = plant.plant;
+  const live = plant.live;
   const [kind, text] = health(live);
   const kpis = plant.kpis ?? {};
   return h(
@@ -103,7 +103,7 @@ function plantCard(plant, targets) {
 }
 
 function summary(plants) {
-  const total = (key) => plants.reduce((n, p) => n + (Number((p.live ?? p.status)?.[key]) || 0), 0);
+  const total = (key) => plants.reduce((n, p) => n + (Number(p.live[key]) || 0), 0);
   const figure = (n, label) =>
     h("div", { class: "figure" }, h("div", { class: "n", text: fmtNumber(n) }), h("div", { class: "l", text: label }));
   return h(
@@ -161,14 +161,12 @@ export async function render(ctx) {
   const notice = h("div");
   const body = h("div");
   const ranked = h("div");
-  const rankSelect = h(
-    "select",
-    { name: "ranking", onchange: (event) => {
+  const rankSelect = select("ranking", KPIS, rankBy, {
+    onchange: (event) => {
       rankBy = event.target.value;
-      load();
-    } },
-    KPIS.map(([key, label]) => h("option", { value: key, selected: key === rankBy, text: label })),
-  );
+      reload();
+    },
+  });
   const rankPanel = h(
     "section",
     { class: "panel ranking" },
@@ -187,7 +185,7 @@ export async function render(ctx) {
         onclick: (event) => {
           periodS = seconds;
           for (const b of presets.children) b.setAttribute("aria-pressed", String(b === event.target));
-          load();
+          reload();
         },
       }),
     );
@@ -215,7 +213,7 @@ export async function render(ctx) {
       `Updated ${new Date().toLocaleTimeString()}, every ${REFRESH_MS / 1000} s.`;
   }
 
-  every(REFRESH_MS, load, signal, (exc) =>
+  const reload = every(REFRESH_MS, load, signal, (exc) =>
     notice.replaceChildren(banner("error", `Could not load the fleet: ${exc.message}`)),
   );
 }

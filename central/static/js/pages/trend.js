@@ -9,7 +9,7 @@
 import uPlot from "../../vendor/uplot/uPlot.esm.js";
 import { get, idPath } from "../api.js";
 import { banner, fmtNumber, fmtTime, h, setText } from "../dom.js";
-import { sleep } from "../refresh.js";
+import { every } from "../refresh.js";
 
 const PRESETS = [
   ["1 h", 3600],
@@ -201,7 +201,7 @@ export async function render(ctx) {
 
   let chart = null;
   let request = 0;
-  let following = null; // the preset span (s) that ends now, or null after a zoom by drag
+  let following = 3600; // the preset span (s) that ends now (1 h at first), or null after a zoom by drag
 
   async function show(startS, endS, preset = null, update = false) {
     const mine = ++request;
@@ -231,7 +231,6 @@ export async function render(ctx) {
     chart.setScale("x", { min: startS, max: endS });
     chartBox.dataset.bucket = series.bucket;
     chartBox.dataset.count = String(n);
-    chartBox.dataset.updatedAt = new Date().toISOString();
     const what = series.bucket === "raw" ? `${n} readings` : `${n} buckets of ${series.bucket}`;
     const thinned = (series.buckets ?? []).reduce((sum, b) => sum + (b.thinned ?? 0), 0);
     setText(
@@ -271,20 +270,15 @@ export async function render(ctx) {
     chart?.destroy();
   });
 
-  const end = Date.now() / 1000;
-  await show(end - 3600, end, 3600);
-
-  // Follow the clock while a preset span is shown (one fetch at a time, none while hidden).
-  (async () => {
-    while (!signal.aborted) {
-      try {
-        await sleep(LIVE_MS, signal);
-      } catch {
-        return; // the view was left
-      }
-      if (following === null || document.hidden) continue;
+  // The last hour, then the preset span again every few seconds (in place) while one is shown.
+  every(
+    LIVE_MS,
+    async () => {
+      if (following === null) return; // a zoom by drag holds still
       const now = Date.now() / 1000;
-      await show(now - following, now, following, true);
-    }
-  })();
+      await show(now - following, now, following, chart !== null);
+    },
+    signal,
+    (exc) => notice.replaceChildren(banner("error", exc.message)),
+  );
 }

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from central.core.clock import local, zone
 from central.core.epoch import to_us
+from central.models import HOUR_US
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +57,15 @@ def offset_segments(days: list[Day], tz: str) -> list[tuple[int, int]]:
     for d in days:
         if offset(d.end_us - 1) == segments[-1][1]:
             continue
-        hour = 3_600_000_000
         t = d.start_us
         while t < d.end_us and offset(t) == segments[-1][1]:
-            t += hour
+            t += HOUR_US
         segments.append((t, offset(t)))
     return segments
 
 
 def whole_hour_offsets(days: list[Day]) -> bool:
-    return all(d.start_us % 3_600_000_000 == 0 for d in days)
+    return all(d.start_us % HOUR_US == 0 for d in days)
 
 
 __all__ = ["Day", "local_days", "offset_segments", "whole_hour_offsets"]

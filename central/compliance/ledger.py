@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from central.core.epoch import iso
 from central.models import (
+    DAY_US,
     QUALITY_NAME,
     Area,
     Device,
@@ -56,7 +57,6 @@ from .days import Day, offset_segments, whole_hour_offsets
 from .exposure import MAX_LISTED, exceeded_count, exposure_findings
 from .limits import PointLimits, PointRef, resolve_limits
 
-DAY_US = 86_400_000_000
 COMPUTED = "on demand, set-based, from the hourly roll-up of readings"
 
 hourly_t: Table = ReadingHourly.__table__  # type: ignore[attr-defined]
@@ -269,13 +269,11 @@ def plant_points(session: Session, plant_id: int) -> list[Any]:
 
 
 def evaluate_plant(
-    session: Session, inputs: LedgerInputs
+    session: Session, inputs: LedgerInputs, points: list[Any]
 ) -> tuple[list[PointLimits], list[NotEvaluated], dict[tuple[int, int], DayStats], list[Breach]]:
-    """Limits per point, what is not evaluated, daily figures and breaches of one plant."""
-    assert inputs.plant.id is not None
-    refs = [
-        PointRef(p.id, p.key, p.quantity, p.unit) for p in plant_points(session, inputs.plant.id)
-    ]
+    """Limits per point, what is not evaluated, daily figures and breaches of one plant;
+    ``points`` are its :func:`plant_points`."""
+    refs = [PointRef(p.id, p.key, p.quantity, p.unit) for p in points]
     limits, skipped = resolve_limits(refs, inputs.limit_set, inputs.overrides)
     stats = daily_stats(
         session, point_ids=[p.point_id for p in limits], days=inputs.days, tz=inputs.timezone
@@ -289,8 +287,10 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
     plant = inputs.plant
     assert plant.id is not None
     days = inputs.days
-    points = {p.id: p for p in plant_points(session, plant.id)}
-    limits, skipped, stats, breaches = evaluate_plant(session, inputs)
+    point_rows = plant_points(session, plant.id)
+    points = {p.id: p for p in point_rows}
+    limits, skipped, stats, breaches = evaluate_plant(session, inputs, point_rows)
+    limits_of = {pl.point_id: pl for pl in limits}
     proof = evidence(session, breaches=breaches, days=days, cap=evidence_cap)
     thin = thinned_evidence(session, breaches=breaches, days=days, cap=evidence_cap)
 
@@ -307,8 +307,7 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
             # A thinned minute counts as taken at its end: some reading in it may be that late.
             latest = [ts for ts, _v, _q in rows] + [row[1] for row in thin_rows]
             status = "overdue" if any(ts > due for ts in latest) else "valid"
-        pl = next(x for x in limits if x.point_id == b.point_id)
-        lim = pl.limit(b.kind)
+        lim = limits_of[b.point_id].limit(b.kind)
         assert lim is not None
         exceedances.append(
             Exceedance(

@@ -16,7 +16,7 @@ from device_profiles import Catalog, LimitSet
 
 from .days import Day
 from .ledger import daily_stats, find_breaches, plant_points
-from .limits import PointRef, resolve_limits
+from .limits import BASIS, PointRef, resolve_limits
 
 
 def what_if(
@@ -48,7 +48,6 @@ def what_if(
         evaluated_new = candidate is not None or bool(body.limits)
         compliant_now = (not now_breaches) if evaluated_now else None
         compliant_new = (not new_breaches) if evaluated_new else None
-        basis = {"twa": "daily_mean", "ceiling": "daily_max"}
         unit = {p.point_id: p.unit for p in new_limits}
         out.append(
             WhatIfPlant(
@@ -65,7 +64,7 @@ def what_if(
                         point=keys[b.point_id],
                         date=days[b.day].day.isoformat(),
                         kind=b.kind,
-                        basis=basis[b.kind],
+                        basis=BASIS[b.kind],
                         limit=b.limit,
                         unit=unit[b.point_id],
                         observed=b.observed,

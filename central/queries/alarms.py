@@ -16,7 +16,6 @@ from sqlmodel import Session
 
 from central.core.classifications import PRIORITY_RANK
 from central.core.epoch import iso
-from central.errors import Unprocessable
 from central.models import (
     ACTIVE_STATES,
     SHELVED_STATES,
@@ -32,6 +31,7 @@ from central.models import (
     Point,
 )
 
+from . import cursor as cursors
 from .scope import Scope
 
 StateFilter = Literal["active", "unacked", "shelved", "all"]
@@ -65,11 +65,7 @@ def _decode(cursor: str) -> tuple[int, int, str]:
         rank, ts, b64 = cursor.split(":", 2)
         return int(rank), int(ts), base64.urlsafe_b64decode(b64.encode()).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Unprocessable(
-            f"cursor {cursor[:40]!r} is not one this API issued; pass next_cursor unchanged",
-            error="bad_cursor",
-            location=["query", "cursor"],
-        ) from None
+        raise cursors.refused(cursor) from None
 
 
 def alarm_rows(session: Session, where: list[ColumnElement[bool]], limit: int) -> list[Any]:

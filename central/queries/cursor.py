@@ -13,15 +13,20 @@ def encode(*parts: int) -> str:
     return ":".join(str(p) for p in parts)
 
 
+def refused(cursor: str) -> Unprocessable:
+    """The error for a cursor this API did not issue (or that was altered)."""
+    return Unprocessable(
+        f"cursor {cursor[:40]!r} is not one this API issued; pass next_cursor unchanged",
+        error="bad_cursor",
+        location=["query", "cursor"],
+    )
+
+
 def decode(cursor: str, parts: int) -> tuple[int, ...]:
     try:
         values = tuple(int(p) for p in cursor.split(":"))
     except ValueError:
         values = ()
     if len(values) != parts:
-        raise Unprocessable(
-            f"cursor {cursor[:40]!r} is not one this API issued; pass next_cursor unchanged",
-            error="bad_cursor",
-            location=["query", "cursor"],
-        )
+        raise refused(cursor)
     return values

@@ -112,7 +112,7 @@ def fleet_overview(
     numbers, region_tta = kpi_numbers(session, plant_ids=ids, period=period, settings=settings)
 
     plants: list[PlantKpiRow] = []
-    by_region: dict[int, tuple[Region, list[LiveStatus], PlantNumbers, int]] = {}
+    by_region: dict[int, tuple[Region, list[LiveStatus], PlantNumbers]] = {}
     for plant, reg in rows:
         assert plant.id is not None
         assert reg.id is not None
@@ -127,12 +127,11 @@ def fleet_overview(
                 devices=n.devices,
             )
         )
-        entry = by_region.setdefault(reg.id, (reg, [], PlantNumbers(), 0))
-        entry[1].append(live[plant.id])
-        entry[2].add(n)
-        by_region[reg.id] = (entry[0], entry[1], entry[2], entry[3] + 1)
+        _reg, lives, total = by_region.setdefault(reg.id, (reg, [], PlantNumbers()))
+        lives.append(live[plant.id])
+        total.add(n)
     regions: list[RegionKpiRow] = []
-    for rid, (reg, lives, total, count) in by_region.items():
+    for rid, (reg, lives, total) in by_region.items():
         tta = region_tta.get(rid)
         if tta is not None:
             total.judged, total.in_time = tta.judged, tta.in_time
@@ -141,7 +140,7 @@ def fleet_overview(
             RegionKpiRow(
                 region=reg.key,
                 name=reg.name,
-                plants=count,
+                plants=len(lives),
                 live=_roll_live(lives),
                 kpis=total.kpis(),
             )

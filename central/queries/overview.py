@@ -91,13 +91,9 @@ def live_status(
         select(  # type: ignore[call-overload]
             alarm_t.c.plant_id,
             func.count(
-                func.distinct(
-                    _when(active & alarm_t.c.category.in_(ALARM_CATEGORIES), alarm_t.c.point_id)
-                )
+                func.distinct(_when(alarm_t.c.category.in_(ALARM_CATEGORIES), alarm_t.c.point_id))
             ),
-            func.count(
-                func.distinct(_when(active & (alarm_t.c.category == "fault"), alarm_t.c.point_id))
-            ),
+            func.count(func.distinct(_when(alarm_t.c.category == "fault", alarm_t.c.point_id))),
         )
         .where(alarm_t.c.plant_id.in_(plant_ids), active)
         .group_by(alarm_t.c.plant_id)

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from central.ingest.prepare import ReadingColumns
-from central.models import DAY_US, HOUR_US
+from central.models import DAY_US, HOUR_US, QUALITY_CODE
 
 HourRows = list[tuple[int, int, int, int, int, float, float | None, float | None]]
 """(point_id, hour_ts, samples, good, valued, sum_value, min_value, max_value)."""
 
 _HOUR_BITS = 24  # hours since 1970 fit 2**24 until the year 3884
-GOOD = 0  # central.models.QUALITY_CODE["good"]
+GOOD = QUALITY_CODE["good"]
 
 
 def hourly_rows(cols: ReadingColumns, point_ids: list[int]) -> HourRows:

@@ -4,7 +4,6 @@ trail and one router per topic."""
 from .deps import (
     API_PREFIX,
     Access,
-    AdminUser,
     CurrentAgent,
     CurrentUser,
     SessionDep,
@@ -18,7 +17,6 @@ from .trail import AuditTrail
 __all__ = [
     "API_PREFIX",
     "Access",
-    "AdminUser",
     "AuditTrail",
     "CentralState",
     "CurrentAgent",

@@ -8,9 +8,8 @@
   token), refuses a locked account, checks the role's row of
   :data:`central.core.permissions.MATRIX` and yields an :class:`Access` carrying the caller's
   scope (rows outside it are 404 to the route) and client address for the audit log.
-- ``CurrentUser`` / ``AdminUser``: a valid, unexpired user token (admin role for the latter).
+- ``CurrentUser``: a valid, unexpired user token (login, logout, ``/users/me``).
 - ``CurrentAgent``: a valid agent token. A user token here is refused with 403 for what it is.
-- ``UserScope``: the part of the org tree the current user may read.
 """
 
 from __future__ import annotations
@@ -25,13 +24,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 from sqlmodel import Session
 
 from central import crud
-from central.core.db import IMMEDIATE
+from central.core.db import IMMEDIATE, write_session
 from central.core.epoch import to_us
 from central.core.permissions import Action, Category, RoleGrants, grants, holders
 from central.core.security import TokenKind, token_kind
 from central.crud import AgentContext
 from central.crud.accounts import (
     Principal,
+    api_token_use_due,
     api_token_used,
     locked_refusal,
     principal_for_token,
@@ -139,9 +139,7 @@ def refusal(role: Role, category: Category, action: Action) -> Forbidden:
     )
 
 
-def get_principal(
-    state: StateDep, session: SessionDep, token: UserTokenDep, request: Request
-) -> Principal:
+def get_principal(state: StateDep, session: SessionDep, token: UserTokenDep) -> Principal:
     """The caller behind a user or API token; 401 without a valid one, 403 when locked."""
     if not token:
         raise Unauthenticated("this endpoint needs a token: Authorization: Bearer <token>")
@@ -153,10 +151,11 @@ def get_principal(
     if principal.locked_ts is not None:
         state.metrics.auth_failures.labels("locked").inc()
         raise locked_refusal(principal)
-    if principal.kind == "token":
-        with Session(state.engine.execution_options(**{IMMEDIATE: True})) as w:
+    # Only when the last use is old enough to note: a write transaction per request would
+    # take SQLite's write lock from ingest.
+    if principal.kind == "token" and api_token_use_due(session, token_id=principal.id):
+        with write_session(state.engine) as w:
             api_token_used(w, token_id=principal.id)
-            w.commit()
     return principal
 
 
@@ -184,22 +183,6 @@ def permit(*needs: tuple[Category, Action]) -> Any:
 
     check.__name__ = "permit_" + "_".join(f"{c.value}_{a.value}" for c, a in needs)
     return Depends(check)
-
-
-def get_admin(user: CurrentUser) -> User:
-    if user.role != Role.ADMIN:
-        raise Forbidden("this needs the admin role", error="needs_admin")
-    return user
-
-
-AdminUser = Annotated[User, Depends(get_admin)]
-
-
-def get_scope(session: SessionDep, user: CurrentUser) -> Scope:
-    return scope_for(session, user_principal(user))
-
-
-UserScope = Annotated[Scope, Depends(get_scope)]
 
 
 def get_current_agent(state: StateDep, credentials: AgentCredentials) -> AgentContext:
@@ -261,7 +244,6 @@ ReadingsReader = Annotated[Access, permit((Category.READINGS, Action.READ))]
 
 
 def period_us(
-    name_start: str,
     start: datetime | None,
     end: datetime | None,
     *,
@@ -274,15 +256,15 @@ def period_us(
     end_us = query_time_us("end", end)
     if end_us is None:
         end_us = now
-    start_us = query_time_us(name_start, start)
+    start_us = query_time_us("start", start)
     if start_us is None:
         start_us = end_us - round(default_s * 1_000_000)
     if start_us >= end_us:
-        raise Unprocessable("start must be before end", location=["query", name_start])
+        raise Unprocessable("start must be before end", location=["query", "start"])
     if max_s is not None and end_us - start_us > max_s * 1_000_000:
         raise Unprocessable(
             f"the period is {(end_us - start_us) / 86_400e6:.1f} days; at most "
             f"{max_s / 86_400:g} days",
-            location=["query", name_start],
+            location=["query", "start"],
         )
     return start_us, end_us

@@ -10,6 +10,7 @@ and, when the account's exports out of hours within the window pass the limit, l
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -116,17 +117,9 @@ class AuditTrail:
                         "timezone": tz,
                     },
                 )
-                locked = accounts.Principal(
-                    kind=principal.kind,
-                    id=principal.id,
-                    name=principal.name,
-                    role=principal.role,
-                    scope_kind=principal.scope_kind,
-                    scope_key=principal.scope_key,
-                    locked_ts=now,
-                    locked_reason=reason,
+                refusal = accounts.locked_refusal(
+                    replace(principal, locked_ts=now, locked_reason=reason)
                 )
-                refusal = accounts.locked_refusal(locked)
         if refusal is not None:
             # The account is flagged for review: one warning, naming it by kind and id only.
             log.warning("account locked", kind=principal.kind, account_id=principal.id)

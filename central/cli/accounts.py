@@ -138,19 +138,8 @@ def user_unlock(settings: Settings, args: argparse.Namespace) -> int:
         if user.locked_ts is None:
             err(f"user {args.name!r} is not locked")
             return 0
-        was_ts, was_reason = accounts.unlock(session, row=user)
-        audit.record(
-            session,
-            actor=cli_actor(),
-            now=now_us(),
-            action="account.unlock",
-            category="audit",
-            records=[f"user:{user.username}"],
-            details={
-                "was_locked_at": iso(was_ts),
-                "was_reason": was_reason,
-                "comment": args.comment,
-            },
+        was_ts, was_reason = accounts.unlock(
+            session, row=user, actor=cli_actor(), now=now_us(), comment=args.comment
         )
     err(f"user {args.name!r} unlocked (was locked since {iso(was_ts)}: {was_reason})")
     return 0
@@ -224,20 +213,7 @@ def token_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def token_unlock(settings: Settings, args: argparse.Namespace) -> int:
     with engine_for(settings) as engine, write_session(engine) as session:
         row = _token_named(session, args.name)
-        was_ts, was_reason = accounts.unlock(session, row=row)
-        audit.record(
-            session,
-            actor=cli_actor(),
-            now=now_us(),
-            action="account.unlock",
-            category="audit",
-            records=[f"token:{row.name}"],
-            details={
-                "was_locked_at": iso(was_ts),
-                "was_reason": was_reason,
-                "comment": args.comment,
-            },
-        )
+        accounts.unlock(session, row=row, actor=cli_actor(), now=now_us(), comment=args.comment)
     err(f"API token {args.name!r} unlocked")
     return 0
 

@@ -14,10 +14,12 @@ from sqlmodel import Session, col, select
 
 from central.core import security
 from central.core.epoch import iso, now_us
-from central.errors import Conflict, Forbidden, NotFound, Unprocessable
-from central.models import ApiToken, ApiTokenCreate, Plant, Region, Role, ScopeKind, User
+from central.errors import Conflict, Forbidden, NotFound
+from central.models import ApiToken, ApiTokenCreate, Role, ScopeKind, User
 
-from .registry import check_scope, user_for_token
+from . import audit
+from .audit import Actor
+from .registry import check_scope, check_scope_exists, check_scope_key, user_for_token
 
 LAST_USED_EVERY_US = 300 * 1_000_000
 """An API token's ``last_used_ts`` is written at most this often (a write per request would
@@ -106,34 +108,24 @@ def principal_for_token(session: Session, *, token: str) -> Principal | None:
     return token_principal(row)
 
 
+def _use_due(last_used_ts: int | None, now: int) -> bool:
+    return last_used_ts is None or now - last_used_ts > LAST_USED_EVERY_US
+
+
+def api_token_use_due(session: Session, *, token_id: int) -> bool:
+    """Whether :func:`api_token_used` has a use to note (asked of the read session that
+    found the token, so the row comes from the session, not the database)."""
+    row = session.get(ApiToken, token_id)
+    return row is not None and _use_due(row.last_used_ts, now_us())
+
+
 def api_token_used(session: Session, *, token_id: int) -> None:
     """Note the token's use, at most every few minutes (the caller commits)."""
     now = now_us()
     row = session.get(ApiToken, token_id)
-    if row is not None and (
-        row.last_used_ts is None or now - row.last_used_ts > LAST_USED_EVERY_US
-    ):
+    if row is not None and _use_due(row.last_used_ts, now):
         row.last_used_ts = now
         session.add(row)
-
-
-def _check_scope_key(session: Session, kind: ScopeKind, key: str | None) -> None:
-    if (kind == ScopeKind.FLEET) != (key is None):
-        raise Unprocessable(
-            "scope_key names the region or plant for scope_kind region|plant, and is empty "
-            "for fleet",
-            location=["scope_key"],
-        )
-    if (
-        kind == ScopeKind.REGION
-        and session.exec(select(Region).where(Region.key == key)).first() is None
-    ):
-        raise NotFound(f"no region {key!r}", location=["scope_key"])
-    if (
-        kind == ScopeKind.PLANT
-        and session.exec(select(Plant).where(Plant.key == key)).first() is None
-    ):
-        raise NotFound(f"no plant {key!r}", location=["scope_key"])
 
 
 def create_api_token(
@@ -143,7 +135,8 @@ def create_api_token(
     if session.exec(select(ApiToken).where(ApiToken.name == token_in.name)).first() is not None:
         raise Conflict(f"API token {token_in.name!r} exists already", location=["name"])
     check_scope(role=token_in.role, scope_kind=token_in.scope_kind)
-    _check_scope_key(session, ScopeKind(token_in.scope_kind), token_in.scope_key)
+    check_scope_key(scope_kind=token_in.scope_kind, scope_key=token_in.scope_key)
+    check_scope_exists(session, scope_kind=token_in.scope_kind, scope_key=token_in.scope_key)
     token = security.new_token(security.TokenKind.API)
     now = now_us()
     row = ApiToken(
@@ -199,19 +192,32 @@ def user_by_name(session: Session, *, username: str) -> User:
     return user
 
 
-def unlock(session: Session, *, row: User | ApiToken) -> tuple[int | None, str | None]:
-    """Clear the lock; returns what it was (time, reason) for the audit entry."""
-    was = (row.locked_ts, row.locked_reason)
+def unlock(
+    session: Session, *, row: User | ApiToken, actor: Actor, now: int, comment: str
+) -> tuple[int | None, str | None]:
+    """Clear the lock and audit it (``account.unlock``, with the review's ``comment``);
+    returns what the lock was (time, reason)."""
+    was_ts, was_reason = row.locked_ts, row.locked_reason
     row.locked_ts = None
     row.locked_reason = None
     session.add(row)
     session.flush()
-    return was
+    audit.record(
+        session,
+        actor=actor,
+        now=now,
+        action="account.unlock",
+        category="audit",
+        records=[f"user:{row.username}" if isinstance(row, User) else f"token:{row.name}"],
+        details={"was_locked_at": iso(was_ts), "was_reason": was_reason, "comment": comment},
+    )
+    return was_ts, was_reason
 
 
 __all__ = [
     "Principal",
     "api_token",
+    "api_token_use_due",
     "api_token_used",
     "create_api_token",
     "lock",

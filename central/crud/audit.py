@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from central.models import AuditEntry
 
-from .accounts import Principal
+if TYPE_CHECKING:
+    from .accounts import Principal  # accounts audits its unlocks: imports this module
 
 
 @dataclass(frozen=True, slots=True)

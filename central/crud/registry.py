@@ -118,21 +118,9 @@ def agent_for_token(session: Session, *, token: str) -> AgentContext | None:
 def create_user(session: Session, *, user_in: UserCreate) -> User:
     if session.exec(select(User).where(User.username == user_in.username)).first() is not None:
         raise Conflict(f"user {user_in.username!r} exists already", location=["username"])
-    if (user_in.scope_kind == ScopeKind.FLEET) != (user_in.scope_key is None):
-        raise Unprocessable(
-            "scope_key names the region or plant for scope_kind region|plant, "
-            "and is empty for fleet",
-            location=["scope_key"],
-        )
+    check_scope_key(scope_kind=user_in.scope_kind, scope_key=user_in.scope_key)
     check_scope(role=user_in.role, scope_kind=user_in.scope_kind)
-    if user_in.scope_kind == ScopeKind.REGION:
-        if session.exec(select(Region).where(Region.key == user_in.scope_key)).first() is None:
-            raise NotFound(f"no region {user_in.scope_key!r}", location=["scope_key"])
-    elif (
-        user_in.scope_kind == ScopeKind.PLANT
-        and session.exec(select(Plant).where(Plant.key == user_in.scope_key)).first() is None
-    ):
-        raise NotFound(f"no plant {user_in.scope_key!r}", location=["scope_key"])
+    check_scope_exists(session, scope_kind=user_in.scope_kind, scope_key=user_in.scope_key)
     user = User(
         username=user_in.username,
         role=Role(user_in.role),
@@ -154,6 +142,30 @@ def check_scope(*, role: Role | str, scope_kind: ScopeKind | str) -> None:
             f"role {Role(role).value!r} holds scope {allowed}, not {ScopeKind(scope_kind).value!r}",
             location=["scope_kind"],
         )
+
+
+def check_scope_key(*, scope_kind: ScopeKind | str, scope_key: str | None) -> None:
+    """Refuse a ``scope_key`` with the fleet, or none with a region or plant."""
+    if (scope_kind == ScopeKind.FLEET) != (scope_key is None):
+        raise Unprocessable(
+            "scope_key names the region or plant for scope_kind region|plant, "
+            "and is empty for fleet",
+            location=["scope_key"],
+        )
+
+
+def check_scope_exists(
+    session: Session, *, scope_kind: ScopeKind | str, scope_key: str | None
+) -> None:
+    """Refuse (404) a region or plant scope naming one that does not exist."""
+    if scope_kind == ScopeKind.REGION:
+        if session.exec(select(Region).where(Region.key == scope_key)).first() is None:
+            raise NotFound(f"no region {scope_key!r}", location=["scope_key"])
+    elif (
+        scope_kind == ScopeKind.PLANT
+        and session.exec(select(Plant).where(Plant.key == scope_key)).first() is None
+    ):
+        raise NotFound(f"no plant {scope_key!r}", location=["scope_key"])
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:

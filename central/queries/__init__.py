@@ -7,7 +7,7 @@ from .fleet import org_tree, plant_statuses
 from .fleetview import TARGETS, fleet_overview
 from .kpi import BETTER, Period, kpi_numbers
 from .overview import live_status, plant_overview
-from .personnel import list_people, person_public
+from .personnel import list_people, person_public, qualifications_of
 from .records import list_events, list_gaps
 from .scope import Scope, plant_in_scope, point_in_scope, scope_for
 from .series import BUCKET_US, BucketName, latest_values, list_points, series
@@ -39,6 +39,7 @@ __all__ = [
     "plant_overview",
     "plant_statuses",
     "point_in_scope",
+    "qualifications_of",
     "scope_for",
     "series",
 ]

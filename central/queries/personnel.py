@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 
 from sqlmodel import Session, col, select
@@ -52,6 +53,17 @@ def person_public(
     )
 
 
+def qualifications_of(session: Session, people: Sequence[Person]) -> dict[int, list[Qualification]]:
+    """The qualifications of ``people`` by person row id, in one query."""
+    quals: dict[int, list[Qualification]] = defaultdict(list)
+    if people:
+        for q in session.exec(
+            select(Qualification).where(col(Qualification.person_pk).in_([p.id for p in people]))
+        ):
+            quals[q.person_pk].append(q)
+    return quals
+
+
 def list_people(
     session: Session,
     *,
@@ -75,12 +87,7 @@ def list_people(
         stmt = stmt.where(col(Person.id) > after_id)
     people = list(session.exec(stmt.order_by(col(Person.id)).limit(limit + 1)))
     page = people[:limit]
-    quals: dict[int, list[Qualification]] = defaultdict(list)
-    if page:
-        for q in session.exec(
-            select(Qualification).where(col(Qualification.person_pk).in_([p.id for p in page]))
-        ):
-            quals[q.person_pk].append(q)
+    quals = qualifications_of(session, page)
     nxt = cursors.encode(page[-1].id or 0) if len(people) > limit else None
     return PersonList(
         people=[
@@ -91,4 +98,4 @@ def list_people(
     )
 
 
-__all__ = ["list_people", "person_public"]
+__all__ = ["list_people", "person_public", "qualifications_of"]

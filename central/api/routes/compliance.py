@@ -80,7 +80,6 @@ def _inputs(
 
 def _period(state: CentralState, start: datetime | None, end: datetime | None) -> tuple[int, int]:
     return period_us(
-        "start",
         start,
         end,
         now=state.clock.now_us(),

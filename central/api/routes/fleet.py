@@ -36,7 +36,7 @@ def overview(
     s = state.settings
     now = state.clock.now_us()
     start_us, end_us = period_us(
-        "start", start, end, now=now, default_s=s.kpi_default_days * 86_400, max_s=366 * 86_400
+        start, end, now=now, default_s=s.kpi_default_days * 86_400, max_s=366 * 86_400
     )
     return fleet_overview(
         session,

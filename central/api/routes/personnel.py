@@ -43,7 +43,7 @@ from central.models import (
     Qualification,
 )
 from central.personnel_import import COLUMNS, parse_personnel_csv
-from central.queries import list_people, person_public, plant_in_scope
+from central.queries import list_people, person_public, plant_in_scope, qualifications_of
 
 router = APIRouter(prefix=API_PREFIX + "/personnel", tags=["personnel"])
 log = structlog.get_logger("central.personnel")
@@ -123,12 +123,7 @@ def export_personnel(
         records=[p.person_id for p in everyone],
         details={"format": format, "personal_fields": personal},
     )
-    quals: dict[int, list[Qualification]] = {}
-    if everyone:
-        for q in session.exec(
-            select(Qualification).where(col(Qualification.person_pk).in_([p.id for p in everyone]))
-        ):
-            quals.setdefault(q.person_pk, []).append(q)
+    quals = qualifications_of(session, everyone)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)

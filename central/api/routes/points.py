@@ -14,16 +14,15 @@ from central.api.deps import (
     SessionDep,
     StateDep,
     page_limit,
-    query_time_us,
+    period_us,
 )
 from central.core.epoch import now_us
-from central.errors import Unprocessable
 from central.models import PointList, Series
 from central.queries import BucketName, list_points, plant_in_scope, point_in_scope, series
 
 router = APIRouter(prefix=API_PREFIX + "/points", tags=["points"])
 
-DEFAULT_SPAN_US = 24 * 3600 * 1_000_000
+DEFAULT_SPAN_S = 24 * 3600
 
 
 @router.get("", response_model=PointList)
@@ -65,14 +64,7 @@ def readings(
     Pass ``next_cursor`` back as ``cursor`` for the next page.
     """
     point = point_in_scope(session, access.scope, point_id)
-    end_us = query_time_us("end", end)
-    if end_us is None:
-        end_us = now_us()
-    start_us = query_time_us("start", start)
-    if start_us is None:
-        start_us = end_us - DEFAULT_SPAN_US
-    if start_us >= end_us:
-        raise Unprocessable("start must be before end", location=["query", "start"])
+    start_us, end_us = period_us(start, end, now=now_us(), default_s=DEFAULT_SPAN_S)
     return series(
         session,
         point,

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from central.api.deps import (
@@ -21,16 +20,13 @@ from central.api.deps import (
     WriteSessionDep,
     page_limit,
 )
+from central.api.routes.users import UnlockIn
 from central.core.epoch import iso
 from central.crud import accounts, audit
 from central.models import ApiToken, ApiTokenCreate, ApiTokenCreated, ApiTokenPublic
 
 router = APIRouter(prefix=API_PREFIX + "/tokens", tags=["tokens"])
 log = structlog.get_logger("central.tokens")
-
-
-class UnlockIn(BaseModel):
-    comment: str = Field(default="", max_length=2000)
 
 
 def public(row: ApiToken) -> ApiTokenPublic:
@@ -113,19 +109,12 @@ def unlock_token(
     body: UnlockIn | None = None,
 ) -> ApiTokenPublic:
     row = accounts.api_token(session, token_id=token_id)
-    was_ts, was_reason = accounts.unlock(session, row=row)
-    audit.record(
+    accounts.unlock(
         session,
+        row=row,
         actor=admin.actor,
         now=state.clock.now_us(),
-        action="account.unlock",
-        category="audit",
-        records=[f"token:{row.name}"],
-        details={
-            "was_locked_at": iso(was_ts),
-            "was_reason": was_reason,
-            "comment": body.comment if body else "",
-        },
+        comment=body.comment if body else "",
     )
     session.commit()
     log.info("api token unlocked", token_id=row.id, by=admin.label)

@@ -21,8 +21,7 @@ from central.api.deps import (
     WriteSessionDep,
     page_limit,
 )
-from central.core.epoch import iso
-from central.crud import accounts, audit
+from central.crud import accounts
 from central.models import Plant, User, UserCreate, UserPublic
 
 router = APIRouter(prefix=API_PREFIX, tags=["users"])
@@ -115,19 +114,12 @@ def unlock_user(
 ) -> UserPublic:
     """Unlock an account locked by the export guard, after review; audited."""
     user = accounts.user_by_name(session, username=username)
-    was_ts, was_reason = accounts.unlock(session, row=user)
-    audit.record(
+    accounts.unlock(
         session,
+        row=user,
         actor=admin.actor,
         now=state.clock.now_us(),
-        action="account.unlock",
-        category="audit",
-        records=[f"user:{user.username}"],
-        details={
-            "was_locked_at": iso(was_ts),
-            "was_reason": was_reason,
-            "comment": body.comment if body else "",
-        },
+        comment=body.comment if body else "",
     )
     session.commit()
     log.info("account unlocked", user_id=user.id, by=admin.label)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.central import reset_postgres
+from tests.support.central import database_url_for
 from tests.support.procs import wait_for
 from tests.support.stack import Stack, central_records, outbox_contents, parse_ts
 
@@ -30,19 +30,11 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 MIN_READINGS_PER_POINT = 8
 
 
-def database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'central.db'}"
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
-
-
 @pytest.mark.parametrize("database", DATABASES)
 def test_every_reading_arrives_once_with_its_value_unit_quality_and_time(
     database: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    stack = Stack(tmp_path, database_url(database, request, tmp_path), profiles=PROFILES)
+    stack = Stack(tmp_path, database_url_for(database, request, tmp_path), profiles=PROFILES)
     try:
         stack.start_central()
         plant_devices = devices(stack.broker().url)

@@ -24,6 +24,7 @@ from tests.support.central import (
     batch,
     cli,
     create_admin,
+    database_url_for,
     encode,
     gzip_headers,
     reading,
@@ -34,14 +35,6 @@ from tests.support.central import (
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 BATCHES = 30
 PER_BATCH = 200
-
-
-def _database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'central.db'}"
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
 
 
 def _scalar(url: str, statement: str, **params: object) -> int:
@@ -110,7 +103,7 @@ async def _post_until_killed(
 async def test_sigkill_mid_stream_loses_no_acked_batch_and_resend_duplicates_nothing(
     database: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = _database(database, request, tmp_path)
+    url = database_url_for(database, request, tmp_path)
     assert cli("init", database_url=url).returncode == 0
     made = cli("agent", "add", "--plant", "kill-site", "--agent-id", "kill-a", database_url=url)
     token = made.stdout.strip()

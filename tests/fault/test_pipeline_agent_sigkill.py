@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.central import reset_postgres
+from tests.support.central import database_url_for
 from tests.support.procs import wait_for
 from tests.support.stack import (
     Stack,
@@ -37,20 +37,14 @@ KILLS = 5
 SEED = 20260714
 
 
-def database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'central.db'}"
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
-
-
 @pytest.mark.parametrize("database", DATABASES)
 def test_agent_sigkilled_repeatedly_delivers_everything_it_committed_once(
     database: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
-    stack = Stack(tmp_path, database_url(database, request, tmp_path), profiles=[load_profile()])
+    stack = Stack(
+        tmp_path, database_url_for(database, request, tmp_path), profiles=[load_profile()]
+    )
     devices = load_devices(1000, poll_s=0.5)
     lives: list[
         tuple[int, set[int]]

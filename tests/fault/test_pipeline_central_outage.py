@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.central import reset_postgres
+from tests.support.central import database_url_for
 from tests.support.procs import wait_for
 from tests.support.stack import (
     LOAD_POINTS_PER_UNIT,
@@ -32,14 +32,6 @@ CASES = [
 ]
 
 
-def database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'central.db'}"
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
-
-
 def backlog(status: dict[str, object]) -> int:
     outbox = status["outbox"]
     assert isinstance(outbox, dict)
@@ -50,7 +42,9 @@ def backlog(status: dict[str, object]) -> int:
 def test_central_down_under_load_loses_nothing_duplicates_nothing_and_drains(
     database: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    stack = Stack(tmp_path, database_url(database, request, tmp_path), profiles=[load_profile()])
+    stack = Stack(
+        tmp_path, database_url_for(database, request, tmp_path), profiles=[load_profile()]
+    )
     devices = load_devices(READINGS_PER_S, poll_s=0.5)
     try:
         stack.start_central()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.central import sqlite_url
 from tests.support.ports import free_port
 from tests.support.procs import wait_for
 from tests.support.stack import ConstPoint, Stack, device, parse_ts, profile
@@ -34,7 +35,7 @@ def test_a_device_gone_and_back_shows_as_bad_readings_a_fault_and_its_health(
         "pt-1", "e2e-pt-mb", f"modbus+tcp://127.0.0.1:{free_port()}", poll_s=0.25, **fast
     )
     steady = device("gas-1", "e2e-h2s-mb", f"modbus+tcp://127.0.0.1:{free_port()}", poll_s=0.25)
-    stack = Stack(tmp_path, f"sqlite:///{tmp_path / 'central.db'}", profiles=PROFILES)
+    stack = Stack(tmp_path, sqlite_url(tmp_path), profiles=PROFILES)
     try:
         stack.start_central()
         flaky_sim = stack.simulators("flaky", [flaky])

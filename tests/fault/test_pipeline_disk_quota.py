@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.outbox import REASON_AGGREGATED, REASON_DROPPED
+from tests.support.central import sqlite_url
 from tests.support.ports import free_port
 from tests.support.procs import wait_for
 from tests.support.stack import (
@@ -46,9 +47,7 @@ EPISODIC = profile(
 def test_quota_reached_in_an_outage_keeps_events_and_reports_what_it_thinned(
     tmp_path: Path,
 ) -> None:
-    stack = Stack(
-        tmp_path, f"sqlite:///{tmp_path / 'central.db'}", profiles=[load_profile(), EPISODIC]
-    )
+    stack = Stack(tmp_path, sqlite_url(tmp_path), profiles=[load_profile(), EPISODIC])
     devices = [
         *load_devices(1000, poll_s=0.5),
         device("gas-9", "e2e-episodic-mb", f"modbus+tcp://127.0.0.1:{free_port()}", poll_s=0.25),

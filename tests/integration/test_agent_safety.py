@@ -25,6 +25,7 @@ from simulators.modbus_server import ModbusSimServer
 from simulators.plc import SafetyPlcSim
 from tests.support.mosquitto import Broker
 from tests.support.ports import free_port
+from tests.support.waits import wait_until
 
 OPERATOR_TOKEN = "op-token-for-tests"
 H2S = "plant-t/gas-1/h2s"
@@ -83,15 +84,6 @@ async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     ):
         assert agent.status is not None
         yield Rig(agent, gas, plc, f"http://127.0.0.1:{agent.status.port}")
-
-
-async def wait_until(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not predicate():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"{what} within {timeout_s} s") from None
 
 
 def post_action(
@@ -208,9 +200,7 @@ async def test_status_endpoint_reports_devices_outbox_and_metrics(rig: Rig) -> N
     assert health == {"status": "ok"}
 
 
-async def test_plc_watchdog_trips_when_the_agent_stops_its_heartbeat(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_plc_watchdog_trips_when_the_agent_stops_its_heartbeat(tmp_path: Path) -> None:
     gas_port, plc_port = free_port(), free_port()
     path = plant_config(tmp_path, gas_port, plc_port)
     plant = resolve_plant(load_config(path), file=str(path))
@@ -231,7 +221,7 @@ async def test_plc_watchdog_trips_when_the_agent_stops_its_heartbeat(
 
 @pytest.mark.mosquitto
 async def test_unqualified_badge_into_a_zone_in_alarm_locks_the_door(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker: Broker
+    tmp_path: Path, broker: Broker
 ) -> None:
     from tests.support.mqtt_clients import publish
 

@@ -34,6 +34,7 @@ from simulators.plc import SafetyPlcSim
 from simulators.scenario import ScenarioRunner
 from tests.support import central as c
 from tests.support.ports import free_port
+from tests.support.waits import wait_until
 
 
 class FastClock:
@@ -65,15 +66,6 @@ def write_plant(tmp: Path, data: Mapping[str, Any]) -> Path:
     path = tmp / "plant.yaml"
     path.write_text(yaml.safe_dump({**base, **data}), encoding="utf-8")
     return path
-
-
-async def until(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not predicate():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"{what} not within {timeout_s} s") from None
 
 
 async def stored_events(path: Path) -> list[Any]:
@@ -125,12 +117,16 @@ async def test_h2s_leak_latches_trips_the_fan_and_a_central_ack_reaches_the_edge
                 engine = agent.safety.engine
                 scenario = asyncio.create_task(runner.run(), name="scenario")
                 try:
-                    await until(lambda: engine.alarm("plant-s/gas-h2s-01/h2s:h").active, 30, "H")
+                    await wait_until(
+                        lambda: engine.alarm("plant-s/gas-h2s-01/h2s:h").active, 30, "H"
+                    )
                     assert not engine.alarm("plant-s/gas-h2s-01/h2s:hh").active  # H comes first
-                    await until(lambda: engine.alarm("plant-s/gas-h2s-01/h2s:hh").active, 30, "HH")
-                    await until(lambda: plc.outputs["fan_run"] is True, 10, "fan on")
+                    await wait_until(
+                        lambda: engine.alarm("plant-s/gas-h2s-01/h2s:hh").active, 30, "HH"
+                    )
+                    await wait_until(lambda: plc.outputs["fan_run"] is True, 10, "fan on")
                     # The pack brings the gas back down; HH is latched until someone acts.
-                    await until(
+                    await wait_until(
                         lambda: not engine.alarm("plant-s/gas-h2s-01/h2s:hh").active, 60, "gas down"
                     )
                     assert engine.alarm("plant-s/gas-h2s-01/h2s:hh").latched
@@ -147,7 +143,7 @@ async def test_h2s_leak_latches_trips_the_fan_and_a_central_ack_reaches_the_edge
                         headers=central.auth(admin_token),
                     )
                     assert r.status_code in (200, 201, 202), r.text
-                    await until(
+                    await wait_until(
                         lambda: engine.alarm("plant-s/gas-h2s-01/h2s:hh").acked,
                         15,
                         "ack at the edge",
@@ -208,7 +204,7 @@ async def test_stuck_sensor_pack_becomes_a_fault_event(tmp_path: Path) -> None:
         engine = agent.safety.engine
         scenario = asyncio.create_task(runner.run(), name="scenario")
         try:
-            await until(
+            await wait_until(
                 lambda: any(f.kind == "fault.flatline" for f in engine.faults()),
                 30,
                 "flatline fault",
@@ -216,7 +212,7 @@ async def test_stuck_sensor_pack_becomes_a_fault_event(tmp_path: Path) -> None:
         finally:
             scenario.cancel()
             await asyncio.gather(scenario, return_exceptions=True)
-        await until(
+        await wait_until(
             lambda: agent.safety is not None and agent.safety.events_written > 0, 5, "events stored"
         )
     events = await stored_events(tmp_path / "outbox.db")
@@ -250,7 +246,7 @@ async def test_bearing_wear_on_an_opc_ua_transmitter_becomes_a_prediction_event(
     ):
         assert agent.safety is not None
         engine = agent.safety.engine
-        await until(lambda: any(p.active for p in engine.predictions()), 60, "prediction")
+        await wait_until(lambda: any(p.active for p in engine.predictions()), 60, "prediction")
         prediction = next(p for p in engine.predictions() if p.active)
         assert prediction.point == "plant-s/vib-01/velocity_rms"
         assert prediction.r2 is not None
@@ -258,7 +254,7 @@ async def test_bearing_wear_on_an_opc_ua_transmitter_becomes_a_prediction_event(
         assert prediction.predicted_cd_ts is not None
         days = (prediction.predicted_cd_ts - clock.wall()) / 86400
         assert 0 < days < 7
-        await until(
+        await wait_until(
             lambda: agent.safety is not None and agent.safety.events_written > 0, 5, "events stored"
         )
     events = await stored_events(tmp_path / "outbox.db")

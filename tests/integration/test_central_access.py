@@ -18,9 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from central.core.db import sqlalchemy_url
 from central.core.permissions import Action, Category, allows
 from protocols.sync import AlarmEvent, ErrorDetail
 from tests.support.central import (
@@ -31,14 +29,11 @@ from tests.support.central import (
     asgi_target,
     at,
     batch,
-    create_admin,
     point_info,
     reading,
-    reset_postgres,
-    sqlite_url,
+    sql,
 )
 
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TZ = "Asia/Shanghai"
 # 12:00 in Shanghai: office hours, so the matrix walk never trips the export guard.
 NOON = datetime(2025, 6, 2, 4, 0, tzinfo=UTC)
@@ -129,15 +124,9 @@ async def _seed(database_url: str, admin_name: str) -> World:
     return World(database_url, admin_name, tokens, names)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> World:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path_factory.mktemp("access"))
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-        reset_postgres(url)
-    admin_name = create_admin(url)[0]
-    return asyncio.run(_seed(url, admin_name))
+@pytest.fixture(scope="module")
+def world(database_url: str, admin_name: str) -> World:
+    return asyncio.run(_seed(database_url, admin_name))
 
 
 @pytest.fixture
@@ -151,16 +140,6 @@ def clock() -> SetClock:
 async def target(world: World, clock: SetClock) -> AsyncIterator[Target]:
     async with asgi_target(world.database_url, world.admin_name, clock=clock, timezone=TZ) as t:
         yield t
-
-
-def sql(url: str, statement: str, **params: object) -> list[tuple[Any, ...]]:
-    engine = create_engine(sqlalchemy_url(url))
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 # --- one request per (category, action), against a plant ------------------------------------

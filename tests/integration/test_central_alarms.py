@@ -22,29 +22,10 @@ from tests.support.central import (
     Target,
     asgi_target,
     batch,
-    create_admin,
     point_info,
-    reset_postgres,
-    sqlite_url,
     unique,
 )
 from tests.unit.rules_kit import Harness, gas_point
-
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory.mktemp("alarms"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def admin_name(database_url: str) -> str:
-    return create_admin(database_url)[0]
 
 
 class Edge:

@@ -24,33 +24,14 @@ from tests.support.central import (
     at,
     batch,
     command_result,
-    create_admin,
     event,
     gap,
     point_info,
     reading,
     recent,
-    reset_postgres,
     running_server,
     server_target,
-    sqlite_url,
 )
-
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory.mktemp("central"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def admin_name(database_url: str) -> str:
-    return create_admin(database_url)[0]
 
 
 @pytest.fixture(scope="module")

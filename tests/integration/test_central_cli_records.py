@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.central import cli
+from tests.support.central import cli, sqlite_url
 
 PASSWORD = {"HSE_CENTRAL_USER_PASSWORD": "a-long-password-1"}
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'central.db'}"
+    return sqlite_url(tmp_path)
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:

@@ -35,12 +35,9 @@ from tests.support.central import (
     asgi_target,
     batch,
     create_admin,
-    reset_postgres,
-    sqlite_url,
     unique,
 )
 
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TZ = "Asia/Shanghai"
 START, END = "2025-06-01T00:00:00+08:00", "2025-06-03T00:00:00+08:00"
 H2S_CEILING = 10 * 24.06 / 34.08
@@ -49,15 +46,6 @@ CO_TWA = 20 * 24.06 / 28.01
 
 def z(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory.mktemp("ledger"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
 
 
 @pytest.fixture

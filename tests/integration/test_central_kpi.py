@@ -50,27 +50,15 @@ from tests.support.central import (
     asgi_target,
     batch,
     create_admin,
-    reset_postgres,
-    sqlite_url,
     unique,
 )
 
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 T = datetime(2025, 6, 1, tzinfo=UTC)
 END = T + timedelta(hours=1)
 
 
 def at(s: float) -> datetime:
     return T + timedelta(seconds=s)
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory.mktemp("kpi"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
 
 
 @pytest.fixture
@@ -128,7 +116,6 @@ def read(seqs: Seqs, point: str, s: float, value: float | None) -> Reading:
 
 
 async def seed(t: Target) -> tuple[str, str, str, str, str]:
-    admin = await t.admin_token()
     r1, r2 = unique("r1"), unique("r2")
     a, agent_a, tok_a = await t.new_agent(unique("a"), region=r1)
     b, agent_b, tok_b = await t.new_agent(unique("b"), region=r1)
@@ -181,7 +168,6 @@ async def seed(t: Target) -> tuple[str, str, str, str, str]:
     ]
     r = await t.ingest(batch(agent_b, b, events=events), tok_b)
     assert r.status_code == 200, r.text
-    _ = admin
     return a, b, c, r1, r2
 
 

@@ -18,12 +18,8 @@ from tests.support.central import (
     batch,
     command_result,
     create_admin,
-    reset_postgres,
-    sqlite_url,
     unique,
 )
-
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 GOOD_CSV = (
     "person_id,name,badge_id,phone,date_of_birth,health_notes,qualifications\n"
@@ -31,15 +27,6 @@ GOOD_CSV = (
     'P-2,"Wang, Fang",B-2,,,,gas_test=2027-01-15\n'
     "P-3,Zhao Lei,,,,,\n"
 )
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory.mktemp("personnel"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tests.support.central import (
     batch,
     create_admin,
     reading,
-    reset_postgres,
+    session_postgres_url,
     sqlite_url,
     unique,
 )
@@ -70,11 +70,10 @@ V2_COLUMNS = [
 
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Per test (not per module, as in conftest.py): each test rewrites the schema."""
     if request.param == "sqlite":
         return sqlite_url(tmp_path_factory.mktemp("schema"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
+    return session_postgres_url(request)
 
 
 @pytest.fixture

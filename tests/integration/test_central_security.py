@@ -14,9 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import structlog
-from sqlalchemy import create_engine, text
 
-from central.core.db import sqlalchemy_url
 from central.core.security import hash_token
 from protocols.sync import ErrorDetail
 from tests.support.central import (
@@ -26,31 +24,14 @@ from tests.support.central import (
     asgi_target,
     at,
     batch,
-    create_admin,
     encode,
     event,
     gap,
     reading,
-    reset_postgres,
-    sqlite_url,
+    sql,
 )
 
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 LIMITS = {"max_body_bytes": 200_000, "max_inflated_bytes": 1_000_000, "max_records_per_batch": 50}
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path_factory.mktemp("central"))
-    url = str(request.getfixturevalue("postgres_url"))
-    reset_postgres(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def admin_name(database_url: str) -> str:
-    return create_admin(database_url)[0]
 
 
 @pytest.fixture
@@ -68,16 +49,6 @@ def refusal(response: httpx.Response, status: int, error: str) -> ErrorDetail:
 
 def nothing_stored(counts: dict[str, int]) -> bool:
     return all(n == 0 for n in counts.values())
-
-
-def sql(database_url: str, statement: str, **params: object) -> list[tuple[object, ...]]:
-    engine = create_engine(sqlalchemy_url(database_url))
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
 
 
 async def test_ingest_without_a_valid_agent_token_is_401(target: Target) -> None:

@@ -2,7 +2,8 @@
 uvicorn process, and builders for wire batches.
 
 - :func:`reset_postgres` empties every central table of a scratch database (each PostgreSQL test
-  starts from empty tables while sharing the session's database).
+  starts from empty tables while sharing the session's database); :func:`database_url_for` picks
+  a SQLite file or that emptied database for a test parametrized over both.
 - :class:`AppHarness`: the app through ``httpx.ASGITransport``, with its lifespan run.
 - :class:`ServerProcess`: ``python -m central serve`` on a free port, stopped by pid.
 - :class:`Seqs` / ``reading()`` / ``event()`` ...: wire records with one seq space per agent.
@@ -19,7 +20,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -37,6 +38,9 @@ from protocols.sync import (
 
 from .ports import free_port, wait_port
 from .procs import Child, python_env
+
+if TYPE_CHECKING:
+    import pytest
 
 ADMIN_PASSWORD = "admin-password-123"
 VIEWER_PASSWORD = "viewer-password-123"
@@ -63,6 +67,34 @@ def reset_postgres(url: str) -> None:
         )
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def session_postgres_url(request: pytest.FixtureRequest) -> str:
+    """The session's PostgreSQL database (fixture ``postgres_url``), every central table emptied."""
+    url = str(request.getfixturevalue("postgres_url"))
+    reset_postgres(url)
+    return url
+
+
+def database_url_for(kind: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    """A SQLite file in ``directory`` (``kind == "sqlite"``), else the session's PostgreSQL
+    database emptied (:func:`session_postgres_url`)."""
+    return sqlite_url(directory) if kind == "sqlite" else session_postgres_url(request)
+
+
+def sql(database_url: str, statement: str, **params: object) -> list[tuple[Any, ...]]:
+    """Run one statement in its own transaction; the rows it returns, if any."""
+    from sqlalchemy import create_engine, text
+
+    from central.core.db import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
     finally:
         engine.dispose()
 

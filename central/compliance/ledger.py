@@ -385,8 +385,13 @@ def ledger_for(session: Session, inputs: LedgerInputs, *, evidence_cap: int) -> 
             )
         )
     period = {"plant_id": plant.id, "start_us": days[0].start_us, "end_us": days[-1].end_us}
-    exposure_over = exceeded_count(session, **period)
     findings, truncated = exposure_findings(session, **period, tz=inputs.timezone, cap=MAX_LISTED)
+    # The list holds every finding unless it was cut short: count from it, or else in SQL.
+    exposure_over = (
+        exceeded_count(session, **period)
+        if truncated
+        else sum(f.judged == "exceeded" for f in findings)
+    )
     ls = inputs.limit_set
     basis = inputs.timezone
     if not whole_hour_offsets(days):

@@ -49,6 +49,7 @@ if str(REPO) not in sys.path:
 
 import httpx  # noqa: E402
 
+from edge_agent.config import CentralConfig  # noqa: E402
 from protocols.sync import AgentHealth  # noqa: E402
 from tests.support import postgres  # noqa: E402
 from tests.support.central import Seqs, batch, cli, encode, gzip_headers, reading  # noqa: E402
@@ -62,6 +63,7 @@ from tests.support.stack import (  # noqa: E402
 )
 
 BATCH_SIZE = 5000  # the agent's default central.batch_size
+RETRY_MAX_S = CentralConfig.model_fields["retry_max_s"].default  # the agent runs with it
 TARGET_RATIO = 10.0
 
 
@@ -210,7 +212,7 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: ExitStack) -> dict[str
         "agent_cpu_pct": round(100 * cpu / elapsed, 1),
         "poll_overruns": sum(d["overruns"] for d in status["devices"]),
         "live_window_s": args.live_window_s,
-        "retry_max_s": 5.0,  # the agent's central.retry_max_s (default)
+        "retry_max_s": RETRY_MAX_S,
         "repeats": args.repeats,
         "outage_s": args.outage_s,
         "backlog_records": round(med["backlog_records"]),

@@ -150,7 +150,7 @@ async def test_leak_trips_the_fan_latches_and_is_acked_and_reset_over_the_status
     # Every transition is an event in the outbox, durably.
     safety = agent.safety
     await wait_until(
-        lambda: safety.events_pending() == 0 and safety.events_written >= 5, 5, "events stored"
+        lambda: safety.events_pending() == 0 and safety.events_written >= 5, 15, "events stored"
     )
     pending = await outbox.take(Lane.EVENTS, 1000)
     assert pending is not None
@@ -347,7 +347,7 @@ async def test_central_commands_comment_personnel_and_refusals(rig: Rig) -> None
     assert ok is False
     assert "records[0]" in message
     assert "P-1" in safety.personnel()  # a bad list never replaces a good one
-    await wait_until(lambda: safety.events_pending() == 0, 5, "events stored")
+    await wait_until(lambda: safety.events_pending() == 0, 15, "events stored")
     pending = await rig.agent.outbox.take(Lane.EVENTS, 1000)  # type: ignore[union-attr]
     assert pending is not None
     comments = [e for e in pending.events if e.transition == "comment"]
